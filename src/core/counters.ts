@@ -1,0 +1,112 @@
+/**
+ * SNMP/netstat counters with Linux's names and order (net/ipv4/proc.c), so that the
+ * habits people built around `/proc/net/snmp` and `nstat` carry over. Counters we do
+ * not produce stay at an honest 0.
+ */
+
+function mib<const K extends string>(names: readonly K[]): Record<K, number> {
+  const m = {} as Record<K, number>;
+  for (const n of names) m[n] = 0;
+  return m;
+}
+
+const IP = [
+  'Forwarding', 'DefaultTTL', 'InReceives', 'InHdrErrors', 'InAddrErrors', 'ForwDatagrams',
+  'InUnknownProtos', 'InDiscards', 'InDelivers', 'OutRequests', 'OutDiscards', 'OutNoRoutes',
+  'ReasmTimeout', 'ReasmReqds', 'ReasmOKs', 'ReasmFails', 'FragOKs', 'FragFails', 'FragCreates',
+] as const;
+
+const IP_EXT = [
+  'InNoRoutes', 'InTruncatedPkts', 'InMcastPkts', 'OutMcastPkts', 'InBcastPkts', 'OutBcastPkts',
+  'InOctets', 'OutOctets', 'InMcastOctets', 'OutMcastOctets', 'InBcastOctets', 'OutBcastOctets',
+  'InCsumErrors', 'InNoECTPkts', 'InECT1Pkts', 'InECT0Pkts', 'InCEPkts', 'ReasmOverlaps',
+] as const;
+
+const ICMP = [
+  'InMsgs', 'InErrors', 'InCsumErrors', 'InDestUnreachs', 'InTimeExcds', 'InParmProbs',
+  'InSrcQuenchs', 'InRedirects', 'InEchos', 'InEchoReps', 'InTimestamps', 'InTimestampReps',
+  'InAddrMasks', 'InAddrMaskReps', 'OutMsgs', 'OutErrors', 'OutRateLimitGlobal',
+  'OutRateLimitHost', 'OutDestUnreachs', 'OutTimeExcds', 'OutParmProbs', 'OutSrcQuenchs',
+  'OutRedirects', 'OutEchos', 'OutEchoReps', 'OutTimestamps', 'OutTimestampReps',
+  'OutAddrMasks', 'OutAddrMaskReps',
+] as const;
+
+const UDP = [
+  'InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams', 'RcvbufErrors', 'SndbufErrors',
+  'InCsumErrors', 'IgnoredMulti', 'MemErrors',
+] as const;
+
+/** The columns of /proc/net/stat/arp_cache (net/core/neighbour.c); Linux has no ARP MIB. */
+const NEIGH = [
+  'entries', 'allocs', 'destroys', 'hash_grows', 'lookups', 'hits', 'res_failed',
+  'rcv_probes_mcast', 'rcv_probes_ucast', 'periodic_gc_runs', 'forced_gc_runs',
+  'unresolved_discards', 'table_fulls',
+] as const;
+
+/** ARP message counts; Linux keeps none, these are ours and named plainly. */
+const ARP = ['InRequests', 'InReplies', 'OutRequests', 'OutReplies'] as const;
+
+export type IpMib = Record<(typeof IP)[number], number>;
+export type IpExtMib = Record<(typeof IP_EXT)[number], number>;
+export type IcmpMib = Record<(typeof ICMP)[number], number>;
+export type UdpMib = Record<(typeof UDP)[number], number>;
+export type NeighStats = Record<(typeof NEIGH)[number], number>;
+export type ArpMib = Record<(typeof ARP)[number], number>;
+
+/** Per-type ICMP counts, printed as `IcmpMsg: InType8 OutType0 …` like Linux. */
+export interface IcmpMsgMib {
+  in: number[];
+  out: number[];
+}
+
+export class Counters {
+  readonly Ip: IpMib = mib(IP);
+  readonly IpExt: IpExtMib = mib(IP_EXT);
+  readonly Icmp: IcmpMib = mib(ICMP);
+  readonly IcmpMsg: IcmpMsgMib = { in: new Array<number>(256).fill(0), out: new Array<number>(256).fill(0) };
+  readonly Udp: UdpMib = mib(UDP);
+  readonly Arp: ArpMib = mib(ARP);
+  readonly Neigh: NeighStats = mib(NEIGH);
+
+  constructor(defaultTtl: number) {
+    this.Ip.Forwarding = 2; // 2 = not forwarding (RFC 1213 ipForwarding)
+    this.Ip.DefaultTTL = defaultTtl;
+  }
+
+  /** A plain-object snapshot, safe to keep and compare. */
+  snapshot(): CountersSnapshot {
+    const icmpMsg: Record<string, number> = {};
+    for (let t = 0; t < 256; t++) {
+      if (this.IcmpMsg.in[t]) icmpMsg[`InType${t}`] = this.IcmpMsg.in[t]!;
+      if (this.IcmpMsg.out[t]) icmpMsg[`OutType${t}`] = this.IcmpMsg.out[t]!;
+    }
+    return {
+      Ip: { ...this.Ip }, IpExt: { ...this.IpExt }, Icmp: { ...this.Icmp }, IcmpMsg: icmpMsg,
+      Udp: { ...this.Udp }, Arp: { ...this.Arp }, Neigh: { ...this.Neigh },
+    };
+  }
+}
+
+export interface CountersSnapshot {
+  Ip: IpMib;
+  IpExt: IpExtMib;
+  Icmp: IcmpMib;
+  IcmpMsg: Record<string, number>;
+  Udp: UdpMib;
+  Arp: ArpMib;
+  Neigh: NeighStats;
+}
+
+/** `/proc/net/snmp`: for each group a line of names, then a line of values. */
+export function formatSnmp(c: CountersSnapshot): string {
+  const groups: [string, Record<string, number>][] = [
+    ['Ip', c.Ip], ['Icmp', c.Icmp], ['IcmpMsg', c.IcmpMsg], ['Udp', c.Udp],
+  ];
+  let out = '';
+  for (const [name, values] of groups) {
+    const keys = Object.keys(values);
+    if (keys.length === 0) continue;
+    out += `${name}: ${keys.join(' ')}\n${name}: ${keys.map((k) => values[k]).join(' ')}\n`;
+  }
+  return out;
+}

@@ -1,0 +1,100 @@
+/**
+ * Why a packet was dropped: one list, with Linux's names where Linux has one
+ * (include/net/dropreason-core.h, `SKB_DROP_REASON_<NAME>`), so that what tapstack
+ * reports reads like `dropwatch` or `perf trace -e skb:kfree_skb` on Linux.
+ * Reasons Linux lacks carry an `X_` prefix. Numeric values are private to us.
+ *
+ * Every stage that drops a packet returns one of these; the stage bumps its own
+ * MIB counter (named in the comment) and `Stack` counts the reason once.
+ */
+export const DropReason = {
+  // dev
+  /** The link's receive ring was full (rx_dropped, rx_over_errors). */
+  FULL_RING: 'FULL_RING',
+  // eth
+  /** Shorter than a header of its layer (rx_length_errors; Udp InErrors…). */
+  PKT_TOO_SMALL: 'PKT_TOO_SMALL',
+  /** Ethernet FCS mismatch on a link that carries one (rx_crc_errors). */
+  X_FCS: 'X_FCS',
+  /** Destination MAC is not ours, broadcast or a joined group (rx_otherhost_dropped). */
+  OTHERHOST: 'OTHERHOST',
+  /** Source MAC is multicast or broadcast. */
+  MAC_INVALID_SOURCE: 'MAC_INVALID_SOURCE',
+  /** No handler for this ethertype, or a VLAN we are not on (rx_nohandler). */
+  UNHANDLED_PROTO: 'UNHANDLED_PROTO',
+  // arp / neighbour
+  /** ARP header for another hardware or protocol type. */
+  X_ARP_HEADER: 'X_ARP_HEADER',
+  /** Pending queue of an unresolved neighbour overflowed (unresolved_discards). */
+  NEIGH_QUEUEFULL: 'NEIGH_QUEUEFULL',
+  /** Neighbour resolution failed (res_failed). */
+  NEIGH_FAILED: 'NEIGH_FAILED',
+  /** Neighbour table full, no entry could be created (table_fulls). */
+  NEIGH_CREATEFAIL: 'NEIGH_CREATEFAIL',
+  // ipv4
+  /** Bad version, IHL, total length or options (Ip InHdrErrors). */
+  IP_INHDR: 'IP_INHDR',
+  /** Header checksum mismatch (Ip InHdrErrors, IpExt InCsumErrors). */
+  IP_CSUM: 'IP_CSUM',
+  /** Addressed to a host that is not us; we do not forward (Ip InAddrErrors). */
+  IP_INADDRERRORS: 'IP_INADDRERRORS',
+  /** Martian source: multicast, limited broadcast or 0.0.0.0. */
+  IP_INVALID_SOURCE: 'IP_INVALID_SOURCE',
+  /** Source address is one of ours, arriving from the wire. */
+  IP_LOCAL_SOURCE: 'IP_LOCAL_SOURCE',
+  /** Upper protocol not handled (Ip InUnknownProtos). */
+  IP_NOPROTO: 'IP_NOPROTO',
+  /** No route to send a packet (Ip OutNoRoutes). */
+  IP_OUTNOROUTES: 'IP_OUTNOROUTES',
+  /** Datagram too large to build or reassemble. */
+  PKT_TOO_BIG: 'PKT_TOO_BIG',
+  // fragments
+  /** A fragment wholly inside one we hold. */
+  DUP_FRAG: 'DUP_FRAG',
+  /** A fragment partially overlapping another: the datagram is discarded (IpExt ReasmOverlaps). */
+  X_FRAG_OVERLAP: 'X_FRAG_OVERLAP',
+  /** Reassembly did not complete in time (Ip ReasmTimeout). */
+  FRAG_REASM_TIMEOUT: 'FRAG_REASM_TIMEOUT',
+  /** Reassembly memory limit reached (Ip ReasmFails). */
+  X_FRAG_MEM_LIMIT: 'X_FRAG_MEM_LIMIT',
+  // icmp
+  /** ICMP checksum mismatch (Icmp InCsumErrors, InErrors). */
+  ICMP_CSUM: 'ICMP_CSUM',
+  /** ICMP we do not answer: echo to broadcast, unknown type. */
+  INVALID_PROTO: 'INVALID_PROTO',
+  /** ICMP error suppressed by the rate limit (Icmp OutRateLimitGlobal/Host). */
+  X_ICMP_RATELIMIT: 'X_ICMP_RATELIMIT',
+  // udp
+  /** UDP checksum mismatch (Udp InCsumErrors, InErrors). */
+  UDP_CSUM: 'UDP_CSUM',
+  /** No socket bound to the destination port (Udp NoPorts). */
+  NO_SOCKET: 'NO_SOCKET',
+  /** Socket receive queue full (Udp RcvbufErrors, InErrors). */
+  SOCKET_RCVBUFF: 'SOCKET_RCVBUFF',
+  /** Socket closed with datagrams still queued. */
+  QUEUE_PURGE: 'QUEUE_PURGE',
+} as const;
+
+export type DropReason = (typeof DropReason)[keyof typeof DropReason];
+
+/** A packet handled without error: delivered, answered, queued or snooped (Linux `consume_skb`). */
+export const CONSUMED = 'CONSUMED';
+export type Verdict = DropReason | typeof CONSUMED;
+
+/** Counts drops by reason. A plain object so that `drops()` reads like a table. */
+export class DropCounts {
+  private readonly counts: Record<string, number> = Object.create(null);
+
+  count(reason: DropReason): void {
+    this.counts[reason] = (this.counts[reason] ?? 0) + 1;
+  }
+
+  get(reason: DropReason): number {
+    return this.counts[reason] ?? 0;
+  }
+
+  /** A snapshot: reason → count, only reasons seen. */
+  snapshot(): Record<string, number> {
+    return { ...this.counts };
+  }
+}
