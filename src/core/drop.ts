@@ -40,6 +40,8 @@ export const DropReason = {
   IP_INADDRERRORS: 'IP_INADDRERRORS',
   /** Martian source: multicast, limited broadcast or 0.0.0.0. */
   IP_INVALID_SOURCE: 'IP_INVALID_SOURCE',
+  /** Destination 0.0.0.0 (a martian destination). */
+  IP_INVALID_DEST: 'IP_INVALID_DEST',
   /** Source address is one of ours, arriving from the wire. */
   IP_LOCAL_SOURCE: 'IP_LOCAL_SOURCE',
   /** Upper protocol not handled (Ip InUnknownProtos). */
@@ -48,6 +50,8 @@ export const DropReason = {
   IP_OUTNOROUTES: 'IP_OUTNOROUTES',
   /** Datagram too large to build or reassemble. */
   PKT_TOO_BIG: 'PKT_TOO_BIG',
+  /** The loopback backlog (packets we sent to ourselves) was full. */
+  CPU_BACKLOG: 'CPU_BACKLOG',
   // fragments
   /** A fragment wholly inside one we hold. */
   DUP_FRAG: 'DUP_FRAG',

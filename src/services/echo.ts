@@ -1,0 +1,12 @@
+/**
+ * The Echo Protocol over UDP (RFC 862): every datagram goes back to where it came from.
+ */
+import type { Stack } from '../stack.js';
+import type { UdpSocket } from '../user/dgram.js';
+
+export function udpEcho(stack: Stack, port = 7): UdpSocket {
+  const sock = stack.udp.createSocket('udp4');
+  sock.on('message', (msg, rinfo) => sock.send(msg, rinfo.port, rinfo.address));
+  sock.bind(port);
+  return sock;
+}

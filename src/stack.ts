@@ -1,0 +1,201 @@
+/**
+ * The stack: one host on one link. It owns the stages, wired in packet order
+ * (link → ethernet → arp | ipv4 → icmp | udp → socket), the counters and the drop
+ * reasons, and it is driven from outside (sans-IO):
+ *
+ *   stack.receive(frames, now)   a batch of frames from the link
+ *   stack.poll(now)              run the timers that are due
+ *   stack.pollAt()               when the next timer is due
+ *
+ * It never reads a clock or sets a timer for protocol work; `driver.ts` does that for
+ * real links, tests do it with a ManualClock.
+ */
+import { RealClock, type Clock } from './core/clock.js';
+import { makeConfig, type DeepPartial, type StackConfig } from './core/config.js';
+import { Counters, type CountersSnapshot } from './core/counters.js';
+import { CONSUMED, DropCounts, type Verdict } from './core/drop.js';
+import { cryptoRandom, type Random } from './core/random.js';
+import type { LinkStats, Link } from './dev/device.js';
+import { Arp } from './eth/arp.js';
+import { Ethernet } from './eth/ethernet.js';
+import { NeighborTable, type NeighborEntry } from './eth/neighbor.js';
+import { Icmpv4 } from './ip/icmpv4.js';
+import { Ipv4 } from './ip/ipv4.js';
+import { RouteTable } from './ip/route.js';
+import { Udp } from './transport/udp.js';
+import { UdpSocket, type SocketOptions, type UdpHost } from './user/dgram.js';
+import { ipv4MulticastMac, parseCidr, parseIpv4, parseMac, type Mac } from './wire/addr.js';
+import { ETH_P_IP } from './wire/ethernet.js';
+
+export interface StackOptions {
+  link: Link;
+  /** Our address and subnet, e.g. `192.168.69.2/24`. */
+  ipv4: string;
+  /** Default gateway, e.g. `192.168.69.1`. */
+  gateway?: string;
+  /** Our MAC; a random locally administered one when absent. */
+  mac?: string;
+  config?: DeepPartial<StackConfig>;
+  /** Time for application-initiated output and wall time for ICMP timestamps. */
+  clock?: Clock;
+  random?: Random;
+}
+
+export class Stack {
+  readonly config: StackConfig;
+  readonly link: Link;
+  readonly mac: Mac;
+  readonly routes = new RouteTable();
+  /** `node:dgram`-shaped UDP sockets. */
+  readonly udp: { createSocket(options?: SocketOptions | 'udp4'): UdpSocket };
+
+  private readonly mib: Counters;
+  private readonly dropCounts = new DropCounts();
+  private readonly clock: Clock;
+  private readonly eth: Ethernet;
+  private readonly neigh: NeighborTable;
+  private readonly arp: Arp;
+  private readonly ipv4: Ipv4;
+  private readonly icmp: Icmpv4;
+  private readonly udpLayer: Udp;
+  private wakeup: (() => void) | null = null;
+
+  constructor(opts: StackOptions) {
+    this.config = makeConfig(opts.config);
+    this.link = opts.link;
+    this.clock = opts.clock ?? new RealClock();
+    const random = opts.random ?? cryptoRandom();
+    this.mib = new Counters(this.config.ipv4.defaultTtl);
+    this.mac = opts.mac !== undefined ? mustParse(parseMac(opts.mac), 'MAC', opts.mac) : randomMac(random);
+
+    const cidr = mustParse(parseCidr(opts.ipv4), 'IPv4 address/prefix', opts.ipv4);
+    this.routes.addAddress(cidr.addr, cidr.prefixLen);
+    if (opts.gateway !== undefined) {
+      this.routes.addRoute(0, 0, mustParse(parseIpv4(opts.gateway), 'gateway', opts.gateway));
+    }
+
+    // Wired bottom-up; each stage reaches the next one up through a callback.
+    this.eth = new Ethernet(this.link, this.mac, {
+      arp: (f, off, len, t, now) => this.arp.input(f, off, len, t, now),
+      ipv4: (f, off, len, t, now) => this.ipv4.input(f, off, len, t, now),
+    });
+    for (const group of this.routes.groups) this.eth.join(ipv4MulticastMac(group));
+    this.neigh = new NeighborTable(this.config.neigh, this.mib.Neigh, this.dropCounts, {
+      solicit: (addr, mac) => this.arp.solicit(this.routes.sourceFor(addr), addr, mac),
+      transmit: (frame, mac) => this.eth.output(frame, mac, ETH_P_IP),
+    }, random);
+    this.arp = new Arp(this.eth, this.neigh, (a) => this.routes.isLocal(a), this.mib.Arp);
+    this.ipv4 = new Ipv4(this.config, this.mib, this.dropCounts, this.link, this.eth, this.neigh, this.routes, {
+      icmp: (p, o, ip, rt, pt, now) => this.icmp.input(p, o, ip, rt, pt, now),
+      udp: (p, o, ip, rt, pt, now) => this.udpLayer.input(p, o, ip, rt, pt, now),
+      icmpError: (ty, co, re, p, o, ip, rt, pt, now) => this.icmp.error(ty, co, re, p, o, ip, rt, pt, now),
+    }, random);
+    this.icmp = new Icmpv4(this.config.icmp, this.mib, this.dropCounts, this.ipv4, () => this.clock.wall());
+    this.udpLayer = new Udp(this.config.udp, this.mib.Udp, this.dropCounts, this.ipv4,
+      (ty, co, re, p, o, ip, rt, pt, now) => this.icmp.error(ty, co, re, p, o, ip, rt, pt, now), random);
+
+    const host: UdpHost = {
+      udp: this.udpLayer,
+      now: () => this.clock.now(),
+      defaultAddress: () => this.routes.addresses[0]!.addr,
+      afterOutput: () => this.afterOutput(),
+    };
+    this.udp = {
+      createSocket: (options) => new UdpSocket(host, typeof options === 'string' ? { type: options } : options),
+    };
+  }
+
+  // ── driving the stack ────────────────────────────────────────────────────
+
+  /** Announces us on the link (gratuitous ARP, RFC 5227 §3). */
+  start(_now: number): void {
+    for (const a of this.routes.addresses) this.arp.announce(a.addr);
+    this.link.flush();
+  }
+
+  /** Processes one batch of received frames, then wakes the sockets that got data. */
+  receive(frames: readonly Uint8Array[], now: number): void {
+    for (let i = 0; i < frames.length; i++) this.input(frames[i]!, now);
+    this.udpLayer.wakeReaders();
+    this.link.flush();
+  }
+
+  /**
+   * One frame through the receive walk. Returns its verdict: CONSUMED, or the reason it
+   * was dropped (counted in `drops()`).
+   */
+  input(frame: Uint8Array, now: number): Verdict {
+    const verdict = this.eth.input(frame, now);
+    if (verdict !== CONSUMED) this.dropCounts.count(verdict);
+    return verdict;
+  }
+
+  /** Runs every timer that is due at `now`. */
+  poll(now: number): void {
+    this.neigh.poll(now);
+    this.ipv4.poll(now);
+    this.udpLayer.wakeReaders();
+    this.link.flush();
+  }
+
+  /** When `poll` next has work: a time on the same clock as `now`, or Infinity. */
+  pollAt(): number {
+    return Math.min(this.neigh.nextDeadline(), this.ipv4.nextDeadline());
+  }
+
+  /** A driver's hook: called when application output may have armed a timer. */
+  setWakeup(fn: (() => void) | null): void {
+    this.wakeup = fn;
+  }
+
+  private afterOutput(): void {
+    this.link.flush();
+    this.wakeup?.();
+  }
+
+  // ── looking inside ───────────────────────────────────────────────────────
+
+  /** SNMP counters with Linux's names (`Ip`, `IpExt`, `Icmp`, `IcmpMsg`, `Udp`, …). */
+  counters(): CountersSnapshot {
+    return this.mib.snapshot();
+  }
+
+  /** Drop reason → count, for every reason seen. */
+  drops(): Record<string, number> {
+    return this.dropCounts.snapshot();
+  }
+
+  linkStats(): LinkStats {
+    return { ...this.link.stats };
+  }
+
+  /** The neighbour cache, like `ip neigh`. */
+  neighbors(): readonly NeighborEntry[] {
+    return this.neigh.list();
+  }
+
+  /** Memory held by IPv4 reassembly, in bytes charged. */
+  reassemblyMemory(): number {
+    return this.ipv4.reassembly.memory;
+  }
+
+  close(): void {
+    this.link.setReceiver(null);
+  }
+}
+
+export function createStack(opts: StackOptions): Stack {
+  return new Stack(opts);
+}
+
+function mustParse<T>(v: T | null, what: string, text: string): T {
+  if (v === null) throw new TypeError(`invalid ${what}: ${JSON.stringify(text)}`);
+  return v;
+}
+
+/** A random locally administered unicast MAC (02:xx:…), as Linux gives a new tap. */
+function randomMac(random: Random): Mac {
+  let m = 0x02;
+  for (let i = 0; i < 5; i++) m = m * 256 + Math.floor(random() * 256);
+  return m;
+}

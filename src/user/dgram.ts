@@ -1,0 +1,197 @@
+/**
+ * UDP sockets shaped like `node:dgram`, over tapstack's UDP. Besides the `'message'`
+ * event, an application can read without events: `recv()` returns the next datagram
+ * or `null` at once (like `recvfrom` with MSG_DONTWAIT), and `await recvAsync()` waits
+ * for one (the "blocking" read).
+ */
+import { EventEmitter } from 'node:events';
+import { codeError, systemError } from '../core/errors.js';
+import type { Datagram, Udp, UdpEndpoint } from '../transport/udp.js';
+import { formatIpv4, parseIpv4 } from '../wire/addr.js';
+
+/** What a socket needs from its stack. */
+export interface UdpHost {
+  readonly udp: Udp;
+  now(): number;
+  /** The address `send()` uses when none is given (Node uses 127.0.0.1; we have no `lo`). */
+  defaultAddress(): number;
+  /** Called after the application queued output outside a receive turn: flush and re-arm timers. */
+  afterOutput(): void;
+}
+
+export interface RemoteInfo {
+  address: string;
+  family: 'IPv4';
+  port: number;
+  size: number;
+}
+
+export interface UdpMessage {
+  msg: Buffer;
+  rinfo: RemoteInfo;
+}
+
+export interface SocketOptions {
+  type: 'udp4';
+  recvBufferSize?: number;
+}
+
+type SendCallback = (error: Error | null, bytes?: number) => void;
+
+const State = { UNBOUND: 0, BOUND: 1, CLOSED: 2 } as const;
+
+export class UdpSocket extends EventEmitter {
+  private readonly ep: UdpEndpoint;
+  private state: number = State.UNBOUND;
+  private readonly waiters: { resolve: (m: UdpMessage) => void; reject: (e: Error) => void }[] = [];
+
+  constructor(
+    private readonly host: UdpHost,
+    options: SocketOptions = { type: 'udp4' },
+  ) {
+    super();
+    if (options.type !== 'udp4') throw codeError('ERR_SOCKET_BAD_TYPE', `Bad socket type specified. Valid types are: udp4`);
+    this.ep = host.udp.newEndpoint();
+    if (options.recvBufferSize !== undefined) this.ep.rcvbuf = options.recvBufferSize;
+    this.ep.onReadable = () => this.drain();
+    // Datagrams that waited for a listener go to the first one attached.
+    this.on('newListener', (event) => {
+      if (event === 'message') process.nextTick(() => this.drain());
+    });
+  }
+
+  bind(port?: number | { port?: number; address?: string }, address?: string | (() => void), callback?: () => void): this {
+    if (typeof port === 'object') {
+      callback = address as (() => void) | undefined;
+      address = port.address;
+      port = port.port;
+    } else if (typeof address === 'function') {
+      callback = address;
+      address = undefined;
+    }
+    if (this.state === State.BOUND) throw codeError('ERR_SOCKET_ALREADY_BOUND', 'Socket is already bound');
+    if (this.state === State.CLOSED) throw codeError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
+    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 0xffff)) {
+      throw codeError('ERR_SOCKET_BAD_PORT', `Port should be >= 0 and < 65536. Received ${String(port)}.`);
+    }
+    if (callback) this.once('listening', callback);
+
+    const addrText = address ?? '0.0.0.0';
+    const addr = parseIpv4(addrText);
+    const err = addr === null ? 'EINVAL' : this.host.udp.bind(this.ep, addr, port ?? 0);
+    if (err !== undefined) {
+      process.nextTick(() => this.emit('error', systemError(err, 'bind', addrText, port ?? 0)));
+      return this;
+    }
+    this.state = State.BOUND;
+    process.nextTick(() => this.emit('listening'));
+    return this;
+  }
+
+  send(msg: Uint8Array | string, port: number, address?: string | SendCallback, callback?: SendCallback): void;
+  send(msg: Uint8Array | string, offset: number, length: number, port: number, address?: string, callback?: SendCallback): void;
+  send(msg: Uint8Array | string, ...args: unknown[]): void {
+    let data = typeof msg === 'string' ? Buffer.from(msg) : msg;
+    if (typeof args[1] === 'number' && typeof args[2] === 'number') {
+      const [offset, length] = args as [number, number];
+      data = data.subarray(offset, offset + length);
+      args = args.slice(2);
+    }
+    let [port, address, callback] = args as [number, string | SendCallback | undefined, SendCallback | undefined];
+    if (typeof address === 'function') {
+      callback = address;
+      address = undefined;
+    }
+    if (this.state === State.CLOSED) throw codeError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
+    if (!Number.isInteger(port) || port <= 0 || port > 0xffff) {
+      throw codeError('ERR_SOCKET_BAD_PORT', `Port should be > 0 and < 65536. Received ${String(port)}.`);
+    }
+    if (this.state === State.UNBOUND) this.bind(0);
+
+    const dst = address === undefined ? this.host.defaultAddress() : parseIpv4(address);
+    const fail = (code: string): void => {
+      const err = systemError(code, dst === null ? 'getaddrinfo' : 'send', String(address), port);
+      if (callback) process.nextTick(callback, err);
+      else process.nextTick(() => this.emit('error', err));
+    };
+    if (dst === null) return fail('ENOTFOUND');
+    const err = this.host.udp.send(this.ep, data, dst, port, this.host.now());
+    this.host.afterOutput();
+    if (err !== undefined) return fail(err);
+    if (callback) process.nextTick(callback, null, data.length);
+  }
+
+  /** The next queued datagram, or `null` when none is waiting. Never blocks. */
+  recv(): UdpMessage | null {
+    const d = this.host.udp.read(this.ep);
+    return d === undefined ? null : toMessage(d);
+  }
+
+  /** Waits for the next datagram. */
+  recvAsync(): Promise<UdpMessage> {
+    if (this.state === State.CLOSED) return Promise.reject(codeError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running'));
+    const now = this.recv();
+    if (now !== null) return Promise.resolve(now);
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  close(callback?: () => void): this {
+    if (this.state === State.CLOSED) throw codeError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
+    if (callback) this.once('close', callback);
+    this.state = State.CLOSED;
+    this.host.udp.close(this.ep);
+    const err = codeError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Socket closed');
+    for (const w of this.waiters.splice(0)) w.reject(err);
+    process.nextTick(() => this.emit('close'));
+    return this;
+  }
+
+  address(): { address: string; family: 'IPv4'; port: number } {
+    if (this.state !== State.BOUND) throw systemError('EBADF', 'getsockname');
+    return { address: formatIpv4(this.ep.localAddr), family: 'IPv4', port: this.ep.localPort };
+  }
+
+  setBroadcast(flag: boolean): void {
+    this.ep.broadcast = flag;
+  }
+
+  setRecvBufferSize(size: number): void {
+    this.ep.rcvbuf = size;
+  }
+
+  getRecvBufferSize(): number {
+    return this.ep.rcvbuf;
+  }
+
+  /** Datagrams waiting to be read. */
+  get queued(): number {
+    return this.ep.length;
+  }
+
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
+    return this;
+  }
+
+  /** Hands queued datagrams to waiting `recvAsync()` calls first, then to `'message'` listeners. */
+  private drain(): void {
+    while (this.waiters.length > 0 || this.listenerCount('message') > 0) {
+      const d = this.host.udp.read(this.ep);
+      if (d === undefined) return;
+      const m = toMessage(d);
+      const w = this.waiters.shift();
+      if (w !== undefined) w.resolve(m);
+      else this.emit('message', m.msg, m.rinfo);
+    }
+  }
+}
+
+function toMessage(d: Datagram): UdpMessage {
+  return {
+    msg: Buffer.from(d.data.buffer, d.data.byteOffset, d.data.length),
+    rinfo: { address: formatIpv4(d.address), family: 'IPv4', port: d.port, size: d.data.length },
+  };
+}
