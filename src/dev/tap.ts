@@ -1,0 +1,319 @@
+/**
+ * A Linux TAP device as a {@link Link}: the kernel on one side of a virtual Ethernet
+ * cable, tapstack on the other. The native addon (native/tap.cc) opens the device and
+ * moves frames in batches through buffers shared with this file; everything else —
+ * slots, counters, when to flush — is decided here.
+ *
+ * ```
+ *  receive:  kernel ──read ×≤batch──► rx slots ──ONE call──► onFrames ──► receiver(frames)
+ *                     (one wake-up)   [0][1]…[batch-1]                     views, valid during the call
+ *
+ *  transmit: send(frame) ──copy──► tx slots ──flush(): ONE call, write ×n──► kernel
+ *                                  [0][1]…      (also when the slots are full, and by
+ *                                                setImmediate after a stray send)
+ * ```
+ *
+ * A slot holds one frame: the MTU, an Ethernet header, an 802.1Q tag and one spare byte.
+ * The spare byte is how a frame that was too big is caught: the kernel cuts such a
+ * frame to the size of the read, so a read that fills its slot exactly may have lost
+ * its tail, and is dropped (rx_length_errors) rather than passed on cut short.
+ */
+
+import { createRequire } from 'node:module';
+import { getSystemErrorName } from 'node:util';
+import type { SystemError } from '../core/errors.js';
+import type { FrameHandler, Link, LinkStats } from './device.js';
+import { newLinkStats } from './device.js';
+
+/** Options of {@link TapLink.open}. */
+export interface TapLinkOptions {
+  /** Interface name, at most 15 bytes. Default `tap0`. */
+  name?: string;
+  /**
+   * A network namespace from `ip netns add` (a file in /var/run/netns). The device is
+   * created in, or attached from, that namespace; the process itself stays where it is.
+   */
+  netns?: string;
+  /** Largest IP packet the link carries; sizes the frame slots. Default 1500. */
+  mtu?: number;
+  /** Frames read per wake-up, and frames queued before a send flushes by itself. Default 64. */
+  batch?: number;
+  /**
+   * Called when the device fails while running (it was deleted, or polling broke).
+   * Delivery has stopped by then. Default: `process.emitWarning(err)`.
+   */
+  onError?: (err: TapError) => void;
+}
+
+/**
+ * Why a TAP could not be opened, or stopped working. Shaped like Node's SystemError
+ * (`code` such as `EPERM`, `ENOENT`, `EBUSY`; negative `errno`; `syscall`), with a
+ * message that says what to do about it.
+ */
+export class TapError extends Error implements SystemError {
+  override readonly name = 'TapError';
+
+  constructor(
+    message: string,
+    /** errno name, e.g. `EPERM`. */
+    readonly code: string,
+    /** Negative errno, as in Node's own errors. */
+    readonly errno: number,
+    /** The step that failed: `open`, `ioctl`, `setns`, `read`, `epoll_ctl`. */
+    readonly syscall: string,
+    /** The interface concerned. */
+    readonly device: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The addon's device object (native/tap.cc, class Tap). */
+interface NativeTap {
+  /** Name the kernel gave the device (equal to the requested one unless it had a `%d`). */
+  readonly name: string;
+  /** `slots × slotSize` bytes the addon reads frames into. */
+  readonly rxBuffer: ArrayBuffer;
+  /** Length of the frame in each rx slot, for the slots of the current batch. */
+  readonly rxLengths: Uint32Array;
+  /** `slots × slotSize` bytes the addon writes frames from. */
+  readonly txBuffer: ArrayBuffer;
+  /** Length of the frame in each tx slot. */
+  readonly txLengths: Uint32Array;
+  /** After `write()`: frames written, bytes written, dropped (EAGAIN/ENOBUFS), errors. */
+  readonly txStatus: Uint32Array;
+  /** Starts polling; `onFrames(count, errno)` runs once per wake-up. errno ≠ 0: polling stopped. */
+  start(onFrames: (count: number, errno: number) => void): void;
+  stop(): void;
+  /** Writes tx slots `0 … count-1`; returns how many the kernel took. */
+  write(count: number): number;
+  close(): void;
+}
+
+interface NativeAddon {
+  Tap: new (name: string, netns: string | undefined, slotSize: number, slots: number) => NativeTap;
+}
+
+/** Where `npm install` builds the addon. Both src/dev/ and dist/dev/ sit two levels below the root. */
+const ADDON_PATH = '../../native/build/Release/tap.node';
+
+let addon: NativeAddon | null = null;
+
+/** Loads the addon on first use, so that importing tapstack works where no TAP is ever opened. */
+function loadAddon(): NativeAddon {
+  if (addon !== null) return addon;
+  const require = createRequire(import.meta.url);
+  try {
+    addon = require(ADDON_PATH) as NativeAddon;
+  } catch (cause) {
+    const err = new Error(
+      `the TAP addon is not built (${ADDON_PATH} from ${import.meta.url}): ` +
+        'run `npm install`, or `npx node-gyp rebuild --directory native` (Linux only)',
+      { cause },
+    );
+    throw Object.assign(err, { code: 'ERR_TAP_ADDON' });
+  }
+  return addon;
+}
+
+/** An Ethernet header plus one 802.1Q tag: what a frame carries beyond the MTU. */
+const MAX_L2_OVERHEAD = 14 + 4;
+/** Slots are rounded up to a cache line so that each frame starts aligned. */
+const SLOT_ALIGN = 64;
+
+/** A TAP device, opened with {@link TapLink.open}. TAP frames carry no FCS. */
+export class TapLink implements Link {
+  readonly hasFcs = false;
+  readonly stats: LinkStats = newLinkStats();
+
+  private readonly rxBytes: Uint8Array;
+  private readonly rxLengths: Uint32Array;
+  private readonly txBytes: Uint8Array;
+  private readonly txLengths: Uint32Array;
+  private readonly txStatus: Uint32Array;
+  /** The batch handed to the receiver: one array, emptied and refilled on every wake-up. */
+  private readonly rxFrames: Uint8Array[] = [];
+  /** Frames waiting in the tx slots. */
+  private txCount = 0;
+  private flushTimer: NodeJS.Immediate | null = null;
+  private receiver: FrameHandler | null = null;
+  private polling = false;
+  private closed = false;
+
+  private constructor(
+    private readonly dev: NativeTap,
+    /** Interface name, as the kernel knows it. */
+    readonly name: string,
+    /** The namespace the device lives in, or `undefined` for the process's own. */
+    readonly netns: string | undefined,
+    /** Largest IP packet the link carries. */
+    readonly mtu: number,
+    /** Bytes per slot; a received frame that fills its slot may have been cut, and is dropped. */
+    private readonly slotSize: number,
+    /** Slots in each direction: frames per read batch and per flush. */
+    readonly batch: number,
+    private readonly onError: (err: TapError) => void,
+  ) {
+    this.rxBytes = new Uint8Array(dev.rxBuffer);
+    this.rxLengths = dev.rxLengths;
+    this.txBytes = new Uint8Array(dev.txBuffer);
+    this.txLengths = dev.txLengths;
+    this.txStatus = dev.txStatus;
+  }
+
+  /**
+   * Opens (creating it if needed) the TAP `name`, in `netns` if given. Creating a device
+   * needs root or CAP_NET_ADMIN; attaching to a persistent one made with
+   * `ip tuntap add dev NAME mode tap user $USER` does not. A device this call created is
+   * not persistent: it disappears on {@link TapLink.close}.
+   *
+   * Throws a {@link TapError} (`EPERM`, `ENOENT`, `EBUSY`, `EINVAL`…) whose message says
+   * what to do, or a RangeError for a bad `mtu` or `batch`.
+   */
+  static open(opts: TapLinkOptions = {}): TapLink {
+    const name = opts.name ?? 'tap0';
+    const mtu = opts.mtu ?? 1500;
+    const batch = opts.batch ?? 64;
+    if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+      throw new RangeError(`mtu must be an integer from 68 to 65535, got ${mtu}`);
+    }
+    if (!Number.isInteger(batch) || batch < 1 || batch > 4096) {
+      throw new RangeError(`batch must be an integer from 1 to 4096, got ${batch}`);
+    }
+    const slotSize = Math.ceil((mtu + MAX_L2_OVERHEAD + 1) / SLOT_ALIGN) * SLOT_ALIGN;
+    const { Tap } = loadAddon();
+    let dev: NativeTap;
+    try {
+      dev = new Tap(name, opts.netns, slotSize, batch);
+    } catch (e) {
+      throw toTapError(e, name);
+    }
+    const onError = opts.onError ?? ((err: TapError) => process.emitWarning(err));
+    return new TapLink(dev, dev.name, opts.netns, mtu, slotSize, batch, onError);
+  }
+
+  /**
+   * Sets where received batches go. The first handler starts watching the device (and
+   * keeps the process alive, like a listening socket); `null` stops watching, and
+   * frames then wait in the kernel's queue, which drops beyond its `txqueuelen`.
+   */
+  setReceiver(handler: FrameHandler | null): void {
+    if (this.closed) return;
+    this.receiver = handler;
+    if (handler !== null && !this.polling) {
+      this.dev.start(this.onFrames);
+      this.polling = true;
+    } else if (handler === null && this.polling) {
+      this.dev.stop();
+      this.polling = false;
+    }
+  }
+
+  /**
+   * Copies `frame` into the next tx slot. When the slots are full they are flushed at
+   * once; otherwise a flush is scheduled for the end of this turn of the loop, in case
+   * the caller does not flush itself. A frame longer than the MTU plus an Ethernet
+   * header and a VLAN tag, an empty one, or one sent after close is dropped (tx_dropped).
+   */
+  send(frame: Uint8Array): void {
+    const len = frame.length;
+    if (this.closed || len === 0 || len > this.mtu + MAX_L2_OVERHEAD) {
+      this.stats.tx_dropped++;
+      return;
+    }
+    this.txBytes.set(frame, this.txCount * this.slotSize);
+    this.txLengths[this.txCount] = len;
+    this.txCount++;
+    if (this.txCount === this.batch) this.flush();
+    else this.flushTimer ??= setImmediate(this.flushLater);
+  }
+
+  /**
+   * Writes every queued frame in one native call. Frames the kernel has no room for
+   * count in tx_dropped, frames it refuses (e.g. EIO while the device is down) in
+   * tx_errors; neither throws.
+   */
+  flush(): void {
+    const count = this.txCount;
+    if (count === 0) return;
+    this.txCount = 0;
+    this.dev.write(count);
+    const st = this.txStatus;
+    this.stats.tx_packets += st[0] ?? 0;
+    this.stats.tx_bytes += st[1] ?? 0;
+    this.stats.tx_dropped += st[2] ?? 0;
+    this.stats.tx_errors += st[3] ?? 0;
+  }
+
+  /**
+   * Stops delivery, drops unsent frames (tx_dropped) and releases the device: a TAP this
+   * link created disappears from the system. Idempotent.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.receiver = null;
+    this.polling = false;
+    if (this.flushTimer !== null) clearImmediate(this.flushTimer);
+    this.flushTimer = null;
+    this.stats.tx_dropped += this.txCount;
+    this.txCount = 0;
+    this.dev.close();
+  }
+
+  private readonly flushLater = (): void => {
+    this.flushTimer = null;
+    this.flush();
+  };
+
+  /** One wake-up's worth of frames, `count` slots from slot 0; `errno` ≠ 0 means polling stopped. */
+  private readonly onFrames = (count: number, errno: number): void => {
+    const frames = this.rxFrames;
+    frames.length = 0;
+    const slot = this.slotSize;
+    for (let i = 0; i < count; i++) {
+      const len = this.rxLengths[i] ?? 0;
+      if (len >= slot) {
+        // Filled the slot: the kernel may have cut it (see the file comment).
+        this.stats.rx_errors++;
+        this.stats.rx_length_errors++;
+        continue;
+      }
+      this.stats.rx_packets++;
+      this.stats.rx_bytes += len;
+      frames.push(this.rxBytes.subarray(i * slot, i * slot + len));
+    }
+    const handler = this.receiver;
+    try {
+      // A throwing handler reaches 'uncaughtException' (the addon passes it on), and
+      // delivery goes on with the next batch, as with a throwing 'data' listener.
+      if (frames.length > 0 && handler !== null) handler(frames);
+    } finally {
+      frames.length = 0;
+      if (errno !== 0) this.fail(errno);
+    }
+  };
+
+  private fail(errno: number): void {
+    this.polling = false;
+    this.stats.rx_errors++;
+    const code = getSystemErrorName(-errno);
+    const err = new TapError(
+      `${this.name}: reading the device failed, delivery stopped (${code}); ` +
+        'was the device deleted? close this link and open it again',
+      code,
+      -errno,
+      'read',
+      this.name,
+    );
+    this.onError(err);
+  }
+}
+
+/** Turns the addon's plain Error (with code/errno/syscall) into a TapError. */
+function toTapError(e: unknown, device: string): Error {
+  if (!(e instanceof Error)) return new Error(String(e));
+  const { code, errno, syscall } = e as Partial<SystemError>;
+  if (typeof code !== 'string' || typeof errno !== 'number') return e;
+  return new TapError(e.message, code, errno, syscall ?? 'open', device);
+}

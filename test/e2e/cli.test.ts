@@ -1,0 +1,96 @@
+/**
+ * The `tapstack` command as a user runs it: `tapstack up --netns NAME` in a namespace
+ * it creates and removes, real ping against it, and one-line errors for bad input.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Netns, tapSkipReason } from '../helpers/netns.js';
+import { received } from './clients.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const cli = `${root}dist/cli/main.js`;
+
+beforeAll(() => {
+  // The command runs from the build, as `npm start` does.
+  if (!existsSync(cli)) {
+    const r = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`npm run build failed: ${r.stderr}`);
+  }
+});
+
+function tapstack(args: string[]) {
+  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 20_000 });
+}
+
+describe('bad input gets one line and exit code 2', () => {
+  it.each([
+    [['up', '--ip', 'nonsense'], /--ip .*expected an IPv4 address with a prefix/],
+    [['up', '--mtu', '10'], /--mtu .*expected an integer from 576/],
+    [['up', '--mac', 'zz'], /--mac .*expected a MAC address/],
+    [['up', '--frobnicate'], /unknown option '--frobnicate'/],
+    [['sideways'], /unknown command 'sideways'|too many arguments/],
+  ])('tapstack %j', (args, message) => {
+    const r = tapstack(args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^tapstack: /);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('prints help and exits 0', () => {
+    const r = tapstack(['up', '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('--netns <name>');
+  });
+});
+
+const skip = tapSkipReason();
+const canDropPrivileges = spawnSync('setpriv', ['--version']).status === 0;
+
+describe.skipIf(skip !== null)('tapstack up in a namespace of its own', () => {
+  const name = `tapstack-cli-${process.pid}`;
+  let child: ChildProcess | undefined;
+
+  afterAll(() => {
+    if (child?.exitCode === null) child.kill('SIGKILL');
+    spawnSync('ip', ['netns', 'del', name]);
+  });
+
+  it('comes up, answers ping, and on Ctrl-C removes what it created', async () => {
+    child = spawn(process.execPath, [cli, 'up', '--netns', name], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+
+    for (let i = 0; i < 100 && !out.includes('Ctrl-C'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(out, err).toContain('tapstack is up: 192.168.69.2');
+    expect(out).toContain(`sudo ip netns exec ${name} ping -c 3 192.168.69.2`);
+
+    const ping = spawnSync('ip', ['netns', 'exec', name, 'ping', '-c', '3', '-i', '0.2', '-W', '2', '192.168.69.2'], { encoding: 'utf8', timeout: 15_000 });
+    expect(received(ping.stdout)).toBe(3);
+    const big = spawnSync('ip', ['netns', 'exec', name, 'ping', '-c', '2', '-i', '0.2', '-W', '2', '-s', '4000', '192.168.69.2'], { encoding: 'utf8', timeout: 15_000 });
+    expect(received(big.stdout)).toBe(2);
+
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/Icmp: .*InEchos/);
+    expect(existsSync(`/var/run/netns/${name}`)).toBe(false);
+  });
+
+  it.skipIf(!canDropPrivileges)('without the privilege to open the tap: one line that says what to do', () => {
+    const ns = Netns.create('tapstack-cli-priv');
+    try {
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, 'up', '--netns', ns.name, '--no-configure'], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^tapstack: .*(root|CAP_)/);
+    } finally {
+      ns.delete();
+    }
+  });
+});
