@@ -116,8 +116,7 @@ export class Stack {
   /** Processes one batch of received frames, then wakes the sockets that got data. */
   receive(frames: readonly Uint8Array[], now: number): void {
     for (let i = 0; i < frames.length; i++) this.input(frames[i]!, now);
-    this.udpLayer.wakeReaders();
-    this.link.flush();
+    this.wakeAndFlush();
   }
 
   /**
@@ -134,8 +133,16 @@ export class Stack {
   poll(now: number): void {
     this.neigh.poll(now);
     this.ipv4.poll(now);
-    this.udpLayer.wakeReaders();
-    this.link.flush();
+    this.wakeAndFlush();
+  }
+
+  /** Hands received data to the applications, then sends what they (and we) queued. */
+  private wakeAndFlush(): void {
+    try {
+      this.udpLayer.wakeReaders();
+    } finally {
+      this.link.flush();
+    }
   }
 
   /** When `poll` next has work: a time on the same clock as `now`, or Infinity. */

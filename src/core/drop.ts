@@ -77,6 +77,9 @@ export const DropReason = {
   SOCKET_RCVBUFF: 'SOCKET_RCVBUFF',
   /** Socket closed with datagrams still queued. */
   QUEUE_PURGE: 'QUEUE_PURGE',
+  // tcp
+  /** TCP checksum mismatch (Tcp InCsumErrors and InErrs). */
+  TCP_CSUM: 'TCP_CSUM',
 } as const;
 
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];

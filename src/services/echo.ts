@@ -6,7 +6,10 @@ import type { UdpSocket } from '../user/dgram.js';
 
 export function udpEcho(stack: Stack, port = 7): UdpSocket {
   const sock = stack.udp.createSocket('udp4');
-  sock.on('message', (msg, rinfo) => sock.send(msg, rinfo.port, rinfo.address));
+  sock.on('message', (msg, rinfo) => {
+    // Source port 0 means "no reply expected" (RFC 768); sending to it would throw ERR_SOCKET_BAD_PORT.
+    if (rinfo.port !== 0) sock.send(msg, rinfo.port, rinfo.address);
+  });
   sock.bind(port);
   return sock;
 }

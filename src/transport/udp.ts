@@ -36,8 +36,10 @@ export class UdpEndpoint {
   broadcast = false;
   /** SO_RCVBUF: bytes the queue may hold (payload plus a per-datagram overhead). */
   rcvbuf: number;
-  /** Called once a batch of received frames left datagrams in an empty queue. */
+  /** Called after a batch of received frames that queued datagrams here. */
   onReadable: (() => void) | null = null;
+  /** On the stack's list of sockets to wake after this batch. */
+  scheduled = false;
 
   private readonly queue: Datagram[] = [];
   private head = 0;
@@ -76,8 +78,9 @@ export type UdpBindError = 'EADDRINUSE' | 'EADDRNOTAVAIL' | 'EINVAL';
 export class Udp {
   /** Endpoints by local port; several when bound to different addresses. */
   private readonly ports = new Map<number, UdpEndpoint[]>();
-  /** Endpoints that became readable during the current batch. */
-  private readonly ready: UdpEndpoint[] = [];
+  /** Endpoints that became readable during the current batch; `waking` is the list being woken. */
+  private ready: UdpEndpoint[] = [];
+  private waking: UdpEndpoint[] = [];
   private readonly rx = newUdpRepr();
   private readonly tx = newUdpRepr();
 
@@ -122,8 +125,8 @@ export class Udp {
       return DropReason.SOCKET_RCVBUFF;
     }
     const data = pkt.slice(off + UDP_HLEN, off + UDP_HLEN + len);
-    if (ep.length === 0) this.ready.push(ep);
     ep.push({ data, address: ip.src, port: udp.srcPort }, cost);
+    this.schedule(ep);
     return CONSUMED;
   }
 
@@ -139,13 +142,34 @@ export class Udp {
     return wildcard;
   }
 
-  /** Wakes the sockets that received datagrams in this batch (the softirq → process hand-off). */
+  /**
+   * Wakes the sockets that received datagrams in this batch (the softirq → process
+   * hand-off). Application code runs here: the list is swapped out first, so a handler
+   * that throws leaves the stack consistent for the next turn.
+   */
   wakeReaders(): void {
-    for (let i = 0; i < this.ready.length; i++) {
-      const ep = this.ready[i]!;
-      if (ep.length > 0) ep.onReadable?.();
+    const ready = this.ready;
+    if (ready.length === 0) return;
+    this.ready = this.waking;
+    this.waking = ready;
+    let i = 0;
+    try {
+      for (; i < ready.length; i++) {
+        const ep = ready[i]!;
+        ep.scheduled = false;
+        if (ep.length > 0) ep.onReadable?.();
+      }
+    } finally {
+      // A handler threw: the sockets after it (still marked scheduled) wait for the next turn.
+      for (i++; i < ready.length; i++) this.ready.push(ready[i]!);
+      ready.length = 0;
     }
-    this.ready.length = 0;
+  }
+
+  private schedule(ep: UdpEndpoint): void {
+    if (ep.scheduled) return;
+    ep.scheduled = true;
+    this.ready.push(ep);
   }
 
   /** The application takes the next datagram (Linux counts InDatagrams here, in recvmsg). */
@@ -219,6 +243,8 @@ export class Udp {
     const rtype = this.ip.routes.classify(dst);
     if (rtype === RouteType.BROADCAST && !ep.broadcast) return 'EACCES';
     const src = ep.localAddr !== 0 ? ep.localAddr : this.ip.routes.sourceFor(dst);
+    // 0.0.0.0 names this host (Linux ip_route_output_key_hash_rcu); never a destination on the wire (RFC 1122 §3.2.1.3).
+    if (dst === 0) dst = src;
 
     const len = UDP_HLEN + data.length;
     const frame = new Uint8Array(TX_HEADROOM + len);

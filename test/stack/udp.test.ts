@@ -86,6 +86,22 @@ describe('UDP input', () => {
 });
 
 describe('dgram-shaped sockets', () => {
+  it("a 'message' handler that throws does not leave the stack stuck", () => {
+    const h = harness();
+    const bad = h.stack.udp.createSocket('udp4');
+    bad.bind(5000);
+    bad.on('message', () => {
+      throw new Error('application bug');
+    });
+    udpEcho(h.stack, 7);
+    // Like an exception in a Node 'message' handler, it reaches the caller (the driver)…
+    expect(() => h.rx(udpFrame(1, 5000, bytes(1)), udpFrame(1, 7, bytes(2)))).toThrow('application bug');
+    // …and the next turn works: the echo still answers, the queued reply went out.
+    h.rx(udpFrame(1, 7, bytes(3)));
+    const echoed = h.tx().map((f) => decode(f).payload?.length);
+    expect(echoed).toContain(3);
+  });
+
   it('recv() returns null when nothing waits, then the datagram with rinfo', () => {
     const h = harness();
     const s = h.stack.udp.createSocket('udp4');
