@@ -22,9 +22,12 @@ import { NeighborTable, type NeighborEntry } from './eth/neighbor.js';
 import { Icmpv4 } from './ip/icmpv4.js';
 import { Ipv4 } from './ip/ipv4.js';
 import { RouteTable } from './ip/route.js';
+import { Tcp } from './transport/tcp/tcp.js';
 import { Udp } from './transport/udp.js';
+import { TcpServer, TcpSocket, type ConnectOptions, type TcpHost, type TcpSocketOptions } from './user/net.js';
 import { UdpSocket, type SocketOptions, type UdpHost } from './user/dgram.js';
-import { ipv4MulticastMac, parseCidr, parseIpv4, parseMac, type Mac } from './wire/addr.js';
+import { formatIpv4, ipv4MulticastMac, parseCidr, parseIpv4, parseMac, type Mac } from './wire/addr.js';
+import { stateName } from './transport/tcp/tcb.js';
 import { ETH_P_IP } from './wire/ethernet.js';
 
 export interface StackOptions {
@@ -48,6 +51,11 @@ export class Stack {
   readonly routes = new RouteTable();
   /** `node:dgram`-shaped UDP sockets. */
   readonly udp: { createSocket(options?: SocketOptions | 'udp4'): UdpSocket };
+  /** `node:net`-shaped TCP sockets and servers. */
+  readonly tcp: {
+    createServer(listener?: (socket: TcpSocket) => void, options?: TcpSocketOptions): TcpServer;
+    connect(options: ConnectOptions, listener?: () => void): TcpSocket;
+  };
 
   private readonly mib: Counters;
   private readonly dropCounts = new DropCounts();
@@ -58,6 +66,7 @@ export class Stack {
   private readonly ipv4: Ipv4;
   private readonly icmp: Icmpv4;
   private readonly udpLayer: Udp;
+  private readonly tcpLayer: Tcp;
   private wakeup: (() => void) | null = null;
 
   constructor(opts: StackOptions) {
@@ -88,11 +97,14 @@ export class Stack {
     this.ipv4 = new Ipv4(this.config, this.mib, this.dropCounts, this.link, this.eth, this.neigh, this.routes, {
       icmp: (p, o, ip, rt, pt, now) => this.icmp.input(p, o, ip, rt, pt, now),
       udp: (p, o, ip, rt, pt, now) => this.udpLayer.input(p, o, ip, rt, pt, now),
+      tcp: (p, o, ip, rt, pt, now) => this.tcpLayer.input(p, o, ip, rt, pt, now),
       icmpError: (ty, co, re, p, o, ip, rt, pt, now) => this.icmp.error(ty, co, re, p, o, ip, rt, pt, now),
     }, random);
     this.icmp = new Icmpv4(this.config.icmp, this.mib, this.dropCounts, this.ipv4, () => this.clock.wall());
     this.udpLayer = new Udp(this.config.udp, this.mib.Udp, this.dropCounts, this.ipv4,
       (ty, co, re, p, o, ip, rt, pt, now) => this.icmp.error(ty, co, re, p, o, ip, rt, pt, now), random);
+
+    this.tcpLayer = new Tcp(this.config.tcp, this.mib.Tcp, this.mib.TcpExt, this.dropCounts, this.ipv4, random);
 
     const host: UdpHost = {
       udp: this.udpLayer,
@@ -102,6 +114,11 @@ export class Stack {
     };
     this.udp = {
       createSocket: (options) => new UdpSocket(host, typeof options === 'string' ? { type: options } : options),
+    };
+    const tcpHost: TcpHost = { tcp: this.tcpLayer, now: host.now, afterOutput: host.afterOutput };
+    this.tcp = {
+      createServer: (listener, options) => new TcpServer(tcpHost, listener, options),
+      connect: (options, listener) => new TcpSocket(tcpHost).connect(options, listener),
     };
   }
 
@@ -133,12 +150,14 @@ export class Stack {
   poll(now: number): void {
     this.neigh.poll(now);
     this.ipv4.poll(now);
+    this.tcpLayer.poll(now);
     this.wakeAndFlush();
   }
 
   /** Hands received data to the applications, then sends what they (and we) queued. */
   private wakeAndFlush(): void {
     try {
+      this.tcpLayer.wakeUsers();
       this.udpLayer.wakeReaders();
     } finally {
       this.link.flush();
@@ -147,7 +166,7 @@ export class Stack {
 
   /** When `poll` next has work: a time on the same clock as `now`, or Infinity. */
   pollAt(): number {
-    return Math.min(this.neigh.nextDeadline(), this.ipv4.nextDeadline());
+    return Math.min(this.neigh.nextDeadline(), this.ipv4.nextDeadline(), this.tcpLayer.nextDeadline());
   }
 
   /** A driver's hook: called when application output may have armed a timer. */
@@ -158,6 +177,17 @@ export class Stack {
   private afterOutput(): void {
     this.link.flush();
     this.wakeup?.();
+  }
+
+  /** TCP connections, like `ss -tan`: state and the two ends. */
+  tcpConnections(): { state: string; local: string; remote: string; recvQ: number; sendQ: number }[] {
+    return [...this.tcpLayer.conns.values()].map((t) => ({
+      state: stateName(t.state),
+      local: `${formatIpv4(t.localAddr)}:${t.localPort}`,
+      remote: `${formatIpv4(t.remoteAddr)}:${t.remotePort}`,
+      recvQ: t.rcvBuf.length,
+      sendQ: t.sndBuf.length,
+    }));
   }
 
   // ── looking inside ───────────────────────────────────────────────────────

@@ -11,6 +11,7 @@ import { capture, PcapWriter } from '../dev/pcap.js';
 import type { Link } from '../dev/device.js';
 import { run } from '../driver.js';
 import { udpEcho } from '../services/echo.js';
+import { httpService, tcpChargen, tcpDiscard, tcpEcho } from '../services/tcp.js';
 import { createStack } from '../stack.js';
 import { formatIpv4, parseCidr, parseIpv4, parseMac } from '../wire/addr.js';
 import { CliError, configureHostSide, createNetns, deleteNetns, netnsExists } from './hostnet.js';
@@ -99,6 +100,10 @@ function up(o: UpOptions): void {
 
   const stack = createStack({ link, ipv4: o.ip, gateway, mac: o.mac, clock });
   udpEcho(stack, 7);
+  tcpEcho(stack, 7);
+  tcpDiscard(stack, 9);
+  tcpChargen(stack, 19);
+  httpService(stack, 80);
   const running = run(stack, clock);
 
   const me = formatIpv4(stackCidr.addr);
@@ -110,6 +115,8 @@ function up(o: UpOptions): void {
       `  ${inNs}ping -c 3 ${me}\n` +
       `  ${inNs}ping -c 3 -s 4000 ${me}     # fragmented both ways\n` +
       `  echo hello | ${inNs}nc -u -w 1 ${me} 7   # UDP echo\n` +
+      `  ${inNs}curl http://${me}/            # HTTP over tapstack's TCP\n` +
+      `  ${inNs}nc ${me} 7                     # TCP echo; 9 discards, 19 is chargen\n` +
       `Ctrl-C stops it.\n`,
   );
 

@@ -51,6 +51,50 @@ export interface StackConfig {
     /** Destinations tracked by the per-host limiter (Linux: the inetpeer cache). */
     maxPeers: number;
   };
+  tcp: {
+    /** Receive buffer of a connection, bytes (tcp_rmem; the advertised window follows it). */
+    rmem: number;
+    /** Send buffer of a connection, bytes (tcp_wmem): `write()` returns false beyond it. */
+    wmem: number;
+    /** net.ipv4.tcp_syn_retries */
+    synRetries: number;
+    /** net.ipv4.tcp_synack_retries */
+    synackRetries: number;
+    /** net.ipv4.tcp_retries2: RTO expirations before a connection is given up (ETIMEDOUT). */
+    retries2: number;
+    /** How long TIME-WAIT lasts: 2·MSL (Linux TCP_TIMEWAIT_LEN, 60 s). */
+    timeWaitMs: number;
+    /** net.ipv4.tcp_fin_timeout: FIN-WAIT-2 of a closed socket. */
+    finTimeoutMs: number;
+    /** Delayed ACK timer (Linux TCP_DELACK_MIN; RFC 1122 allows up to 500 ms). */
+    delackMs: number;
+    /** net.ipv4.tcp_keepalive_time, _intvl, _probes */
+    keepaliveTimeMs: number;
+    keepaliveIntvlMs: number;
+    keepaliveProbes: number;
+    /** net.ipv4.tcp_max_syn_backlog: half-open connections per listener. */
+    maxSynBacklog: number;
+    /** net.core.somaxconn: cap on a listener's accept backlog. */
+    somaxconn: number;
+    /** net.ipv4.tcp_syncookies = 1: cookies when the SYN queue overflows. */
+    syncookies: boolean;
+    /** net.ipv4.tcp_timestamps, tcp_sack, tcp_window_scaling */
+    timestamps: boolean;
+    sack: boolean;
+    windowScaling: boolean;
+    /** net.ipv4.tcp_congestion_control */
+    congestion: 'cubic' | 'newreno';
+    /** net.ipv4.tcp_rfc1337: ignore RSTs in TIME-WAIT (RFC 1337 assassination protection). */
+    rfc1337: boolean;
+    /** net.ipv4.tcp_challenge_ack_limit: challenge ACKs per second (RFC 5961 §7). */
+    challengeAckLimit: number;
+    /** RFC 6298 bounds (Linux TCP_TIMEOUT_INIT, TCP_RTO_MIN, TCP_RTO_MAX). */
+    initialRtoMs: number;
+    minRtoMs: number;
+    maxRtoMs: number;
+    /** net.ipv4.ip_local_port_range, for connect(). */
+    localPortRange: [number, number];
+  };
   udp: {
     /** net.core.rmem_default: bytes a socket may hold before it drops (RcvbufErrors). */
     rmemDefault: number;
@@ -87,6 +131,32 @@ export const DEFAULT_CONFIG: StackConfig = {
     msgsBurst: 50,
     echoIgnoreBroadcasts: true,
     maxPeers: 1024,
+  },
+  tcp: {
+    rmem: 262_144,
+    wmem: 262_144,
+    synRetries: 6,
+    synackRetries: 5,
+    retries2: 15,
+    timeWaitMs: 60_000,
+    finTimeoutMs: 60_000,
+    delackMs: 40,
+    keepaliveTimeMs: 7_200_000,
+    keepaliveIntvlMs: 75_000,
+    keepaliveProbes: 9,
+    maxSynBacklog: 256,
+    somaxconn: 4096,
+    syncookies: true,
+    timestamps: true,
+    sack: true,
+    windowScaling: true,
+    congestion: 'cubic',
+    rfc1337: true,
+    challengeAckLimit: 1000,
+    initialRtoMs: 1_000,
+    minRtoMs: 200,
+    maxRtoMs: 120_000,
+    localPortRange: [32_768, 60_999],
   },
   udp: {
     rmemDefault: 212_992,

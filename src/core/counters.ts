@@ -36,6 +36,27 @@ const UDP = [
   'InCsumErrors', 'IgnoredMulti', 'MemErrors',
 ] as const;
 
+const TCP = [
+  'RtoAlgorithm', 'RtoMin', 'RtoMax', 'MaxConn', 'ActiveOpens', 'PassiveOpens', 'AttemptFails',
+  'EstabResets', 'CurrEstab', 'InSegs', 'OutSegs', 'RetransSegs', 'InErrs', 'OutRsts', 'InCsumErrors',
+] as const;
+
+/** The TcpExt counters of /proc/net/netstat that this stack produces (others print 0 in Linux's tools). */
+const TCP_EXT = [
+  'SyncookiesSent', 'SyncookiesRecv', 'SyncookiesFailed', 'EmbryonicRsts', 'TW', 'PAWSEstab',
+  'DelayedACKs', 'DelayedACKLocked', 'DelayedACKLost', 'ListenOverflows', 'ListenDrops',
+  'TCPPureAcks', 'TCPHPAcks', 'TCPSackRecovery', 'TCPRenoRecovery', 'TCPTimeouts',
+  'TCPLossProbes', 'TCPFastRetrans', 'TCPSlowStartRetrans', 'TCPLostRetransmit',
+  'TCPSpuriousRTOs', 'TCPAbortOnData', 'TCPAbortOnClose', 'TCPAbortOnMemory',
+  'TCPAbortOnTimeout', 'TCPAbortOnLinger', 'TCPBacklogDrop', 'TCPRcvQDrop', 'TCPZeroWindowDrop',
+  'OfoPruned', 'TCPOFOQueue', 'TCPOFODrop', 'TCPOFOMerge', 'TCPChallengeACK', 'TCPSYNChallenge',
+  'TCPKeepAlive', 'TCPWinProbe', 'TCPFromZeroWindowAdv', 'TCPToZeroWindowAdv',
+  'TCPWantZeroWindowAdv', 'TCPOrigDataSent', 'TCPDelivered', 'TCPACKSkippedSeq',
+  'TCPACKSkippedSynRecv', 'TCPACKSkippedTimeWait', 'TCPSACKReneging', 'TCPSackShifted',
+  'TCPDSACKRecv', 'TCPDSACKOldSent', 'TCPTimeWaitOverflow', 'TCPReqQFullDoCookies',
+  'TCPReqQFullDrop', 'TCPRetransFail', 'TCPSynRetrans', 'TCPMinTTLDrop',
+] as const;
+
 /** The columns of /proc/net/stat/arp_cache (net/core/neighbour.c); Linux has no ARP MIB. */
 const NEIGH = [
   'entries', 'allocs', 'destroys', 'hash_grows', 'lookups', 'hits', 'res_failed',
@@ -47,6 +68,8 @@ const NEIGH = [
 const ARP = ['InRequests', 'InReplies', 'OutRequests', 'OutReplies'] as const;
 
 export type IpMib = Record<(typeof IP)[number], number>;
+export type TcpMib = Record<(typeof TCP)[number], number>;
+export type TcpExtMib = Record<(typeof TCP_EXT)[number], number>;
 export type IpExtMib = Record<(typeof IP_EXT)[number], number>;
 export type IcmpMib = Record<(typeof ICMP)[number], number>;
 export type UdpMib = Record<(typeof UDP)[number], number>;
@@ -64,6 +87,8 @@ export class Counters {
   readonly IpExt: IpExtMib = mib(IP_EXT);
   readonly Icmp: IcmpMib = mib(ICMP);
   readonly IcmpMsg: IcmpMsgMib = { in: new Array<number>(256).fill(0), out: new Array<number>(256).fill(0) };
+  readonly Tcp: TcpMib = mib(TCP);
+  readonly TcpExt: TcpExtMib = mib(TCP_EXT);
   readonly Udp: UdpMib = mib(UDP);
   readonly Arp: ArpMib = mib(ARP);
   readonly Neigh: NeighStats = mib(NEIGH);
@@ -71,6 +96,10 @@ export class Counters {
   constructor(defaultTtl: number) {
     this.Ip.Forwarding = 2; // 2 = not forwarding (RFC 1213 ipForwarding)
     this.Ip.DefaultTTL = defaultTtl;
+    this.Tcp.RtoAlgorithm = 1; // RFC 2988/6298
+    this.Tcp.RtoMin = 200;
+    this.Tcp.RtoMax = 120_000;
+    this.Tcp.MaxConn = -1; // no fixed limit
   }
 
   /** A plain-object snapshot, safe to keep and compare. */
@@ -82,6 +111,7 @@ export class Counters {
     }
     return {
       Ip: { ...this.Ip }, IpExt: { ...this.IpExt }, Icmp: { ...this.Icmp }, IcmpMsg: icmpMsg,
+      Tcp: { ...this.Tcp }, TcpExt: { ...this.TcpExt },
       Udp: { ...this.Udp }, Arp: { ...this.Arp }, Neigh: { ...this.Neigh },
     };
   }
@@ -92,6 +122,8 @@ export interface CountersSnapshot {
   IpExt: IpExtMib;
   Icmp: IcmpMib;
   IcmpMsg: Record<string, number>;
+  Tcp: TcpMib;
+  TcpExt: TcpExtMib;
   Udp: UdpMib;
   Arp: ArpMib;
   Neigh: NeighStats;
@@ -100,7 +132,7 @@ export interface CountersSnapshot {
 /** `/proc/net/snmp`: for each group a line of names, then a line of values. */
 export function formatSnmp(c: CountersSnapshot): string {
   const groups: [string, Record<string, number>][] = [
-    ['Ip', c.Ip], ['Icmp', c.Icmp], ['IcmpMsg', c.IcmpMsg], ['Udp', c.Udp],
+    ['Ip', c.Ip], ['Icmp', c.Icmp], ['IcmpMsg', c.IcmpMsg], ['Tcp', c.Tcp], ['Udp', c.Udp],
   ];
   let out = '';
   for (const [name, values] of groups) {

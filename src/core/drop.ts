@@ -80,6 +80,42 @@ export const DropReason = {
   // tcp
   /** TCP checksum mismatch (Tcp InCsumErrors and InErrs). */
   TCP_CSUM: 'TCP_CSUM',
+  /** Not addressed to one of our unicast addresses (TCP never answers a broadcast). */
+  NOT_SPECIFIED: 'NOT_SPECIFIED',
+  /** Sequence number before the receive window (a retransmission we already have). */
+  TCP_OLD_SEQUENCE: 'TCP_OLD_SEQUENCE',
+  /** Sequence number beyond the receive window. */
+  TCP_INVALID_SEQUENCE: 'TCP_INVALID_SEQUENCE',
+  /** Data wholly before rcv.nxt: already received (TcpExt DelayedACKLost). */
+  TCP_OLD_DATA: 'TCP_OLD_DATA',
+  /** Data while our receive window is zero (TcpExt TCPZeroWindowDrop). */
+  TCP_ZEROWINDOW: 'TCP_ZEROWINDOW',
+  /** Receive buffer full (TcpExt TCPRcvQDrop). */
+  PROTO_MEM: 'PROTO_MEM',
+  /** Out-of-order data we already hold (TcpExt TCPOFOMerge). */
+  TCP_OFOMERGE: 'TCP_OFOMERGE',
+  /** Out-of-order queue full (TcpExt TCPOFODrop). */
+  TCP_OFO_DROP: 'TCP_OFO_DROP',
+  /** PAWS: a timestamp older than the last one seen (TcpExt PAWSEstab). */
+  TCP_RFC7323_PAWS: 'TCP_RFC7323_PAWS',
+  /** A RST that is not exactly at rcv.nxt: answered with a challenge ACK (RFC 5961 §3). */
+  TCP_RESET: 'TCP_RESET',
+  /** A SYN in a synchronized state: answered with a challenge ACK (RFC 5961 §4). */
+  TCP_INVALID_SYN: 'TCP_INVALID_SYN',
+  /** ACK of data we never sent (RFC 5961 §5). */
+  TCP_ACK_UNSENT_DATA: 'TCP_ACK_UNSENT_DATA',
+  /** ACK older than the window we could have sent (RFC 5961 §5). */
+  TCP_TOO_OLD_ACK: 'TCP_TOO_OLD_ACK',
+  /** A segment without ACK in a state that needs one, or another invalid flag combination. */
+  TCP_FLAGS: 'TCP_FLAGS',
+  /** Data after the application closed its side (TcpExt TCPAbortOnData). */
+  TCP_ABORT_ON_DATA: 'TCP_ABORT_ON_DATA',
+  /** A segment for a connection that is closing and takes no more (e.g. data after FIN). */
+  TCP_CLOSE: 'TCP_CLOSE',
+  /** Accept or SYN queue of a listener full (TcpExt ListenOverflows, ListenDrops). */
+  X_TCP_LISTEN_OVERFLOW: 'X_TCP_LISTEN_OVERFLOW',
+  /** A SYN cookie that did not validate (TcpExt SyncookiesFailed). */
+  X_TCP_SYNCOOKIE: 'X_TCP_SYNCOOKIE',
 } as const;
 
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];

@@ -17,7 +17,7 @@ import { BROADCAST_MAC, ipv4MulticastMac, type Ipv4Addr } from '../wire/addr.js'
 import { ETH_HLEN, ETH_P_IP } from '../wire/ethernet.js';
 import { ICMP_DEST_UNREACH, ICMP_PARAMETERPROB, ICMP_PROT_UNREACH, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME } from '../wire/icmpv4.js';
 import {
-  IPPROTO_ICMP, IPPROTO_UDP, IPV4_HLEN, checkIpv4Options, emitIpv4, newIpv4Repr, parseIpv4, type Ipv4Repr,
+  IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_HLEN, checkIpv4Options, emitIpv4, newIpv4Repr, parseIpv4, type Ipv4Repr,
 } from '../wire/ipv4.js';
 import { Ipv4Reassembly } from './frag.js';
 import { RouteType, type RouteTable } from './route.js';
@@ -40,6 +40,7 @@ export type IcmpErrorSender = (
 export interface Ipv4Upper {
   icmp: Ipv4Input;
   udp: Ipv4Input;
+  tcp: Ipv4Input;
   icmpError: IcmpErrorSender;
 }
 
@@ -80,6 +81,11 @@ export class Ipv4 {
     this.reassembly = new Ipv4Reassembly(cfg.frag, counters.Ip, counters.IpExt, drops, (header, data, now) =>
       this.reassemblyTimedOut(header, data, now),
     );
+  }
+
+  /** The link's MTU: the largest datagram sent without fragmenting. */
+  get mtu(): number {
+    return this.link.mtu;
   }
 
   // ── ingress ──────────────────────────────────────────────────────────────
@@ -146,6 +152,9 @@ export class Ipv4 {
       case IPPROTO_UDP:
         this.counters.Ip.InDelivers++;
         return this.upper.udp(pkt, off, ip, rtype, pktType, now);
+      case IPPROTO_TCP:
+        this.counters.Ip.InDelivers++;
+        return this.upper.tcp(pkt, off, ip, rtype, pktType, now);
       default:
         this.counters.Ip.InUnknownProtos++;
         this.upper.icmpError(ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, 0, pkt, off, ip, rtype, pktType, now);

@@ -96,7 +96,7 @@ describe('IPv4 input', () => {
 
   it('answers an unknown protocol with ICMP protocol unreachable (InUnknownProtos)', () => {
     const h = harness();
-    const p = ipv4Frame(bytes(20), { protocol: 6 });
+    const p = ipv4Frame(bytes(20), { protocol: 99 });
     expect(h.input(p)).toBe(DropReason.IP_NOPROTO);
     expect(h.stack.counters().Ip.InUnknownProtos).toBe(1);
     const [err] = h.tx();

@@ -1,0 +1,111 @@
+/**
+ * Building segments and handing them to IPv4 (RFC 9293 §3.1, options per RFC 7323,
+ * RFC 2018, RFC 6691). Every segment we send passes through `transmit`, which also
+ * pays whatever ACK was owed: an outgoing segment always carries the latest ACK.
+ */
+import { IPPROTO_TCP } from '../../wire/ipv4.js';
+import {
+  TCP_ACK, TCP_FIN, TCP_HLEN, TCP_RST, TCP_SYN, emitTcp, tcpOptionsLen, type TcpOptionsOut,
+} from '../../wire/tcp.js';
+import { TX_HEADROOM } from '../../ip/ipv4.js';
+import { selectWindow } from './rcv.js';
+import { seqAdd, seqGt, seqLt, type Seq } from './seq.js';
+import { TcpState, type Tcb } from './tcb.js';
+import type { Tcp } from './tcp.js';
+
+const opts: TcpOptionsOut = {};
+const timestamp = { val: 0, ecr: 0 };
+const sack = { count: 0, blocks: new Uint32Array(8) };
+
+function clearOptions(): void {
+  opts.mss = undefined;
+  opts.wscale = undefined;
+  opts.sackPermitted = undefined;
+  opts.timestamp = undefined;
+  opts.sack = undefined;
+}
+
+/** Our timestamp clock for `tcb` (RFC 7323 §5.4: ms ticks, a random offset per connection). */
+export function tsNow(tcb: Tcb, now: number): number {
+  return (Math.floor(now) + tcb.tsOffset) >>> 0;
+}
+
+/**
+ * Sends one segment of `tcb`: `len` bytes of the send buffer starting at sequence
+ * number `seq` (0 for a pure ACK), with `flags`. Counts OutSegs and RetransSegs.
+ */
+export function transmit(tcp: Tcp, tcb: Tcb, seq: Seq, len: number, flags: number, now: number): void {
+  const syn = (flags & TCP_SYN) !== 0;
+  clearOptions();
+  if (syn) {
+    opts.mss = tcb.advMss;
+    if (tcp.cfg.sack && (tcb.state === TcpState.SYN_SENT || tcb.sackOk)) opts.sackPermitted = true;
+    if (tcp.cfg.windowScaling && (tcb.state === TcpState.SYN_SENT || tcb.rcvWscale > 0 || tcb.sndWscale > 0)) opts.wscale = tcb.rcvWscale;
+    if (tcp.cfg.timestamps && (tcb.state === TcpState.SYN_SENT || tcb.tsOk)) {
+      timestamp.val = tsNow(tcb, now);
+      timestamp.ecr = tcb.state === TcpState.SYN_SENT ? 0 : tcb.tsRecent;
+      opts.timestamp = timestamp;
+    }
+  } else {
+    if (tcb.tsOk) {
+      timestamp.val = tsNow(tcb, now);
+      timestamp.ecr = tcb.tsRecent;
+      opts.timestamp = timestamp;
+    }
+    if (tcb.sackOk && tcb.ofo.segments.length > 0) {
+      sack.count = tcb.ofo.sackBlocks(sack.blocks, tcb.tsOk ? 3 : 4);
+      opts.sack = sack;
+    }
+  }
+  const optLen = tcpOptionsLen(opts);
+  const hlen = TCP_HLEN + optLen;
+  const frame = new Uint8Array(TX_HEADROOM + hlen + len);
+  if (len > 0) tcb.sndBuf.copyOut(((seq - tcb.sndBufSeq) >>> 0), len, frame, TX_HEADROOM + hlen);
+
+  const hasAck = (flags & TCP_ACK) !== 0;
+  const window = selectWindow(tcp, tcb, syn);
+  emitTcp(
+    { srcPort: tcb.localPort, dstPort: tcb.remotePort, seq, ack: hasAck ? tcb.rcvNxt : 0, flags, window },
+    opts, frame, TX_HEADROOM, len, tcb.localAddr, tcb.remoteAddr,
+  );
+  tcp.ip.output(frame, hlen + len, IPPROTO_TCP, tcb.localAddr, tcb.remoteAddr, { dontFragment: true }, now);
+
+  const mib = tcp.mib;
+  mib.OutSegs++;
+  const segEnd = seqAdd(seq, len + (syn ? 1 : 0) + ((flags & TCP_FIN) !== 0 ? 1 : 0));
+  if (segEnd !== seq && seqLt(seq, tcb.sndMax)) {
+    mib.RetransSegs++;
+  }
+  if (seqGt(segEnd, tcb.sndMax)) tcb.sndMax = segEnd;
+  if (hasAck) {
+    tcb.ackNow = false;
+    tcb.ackDelayed = false;
+    tcb.delackAt = Infinity;
+    tcb.unackedBytes = 0;
+  }
+}
+
+/** A pure ACK (also a window update, a duplicate ACK, or a challenge ACK). */
+export function sendAck(tcp: Tcp, tcb: Tcb, now: number): void {
+  transmit(tcp, tcb, tcb.sndNxt, 0, TCP_ACK, now);
+}
+
+/**
+ * A RST that belongs to no connection (RFC 9293 §3.10.7.1): `seq` and, with `ackFlag`,
+ * `ack` are taken from the segment being answered. No options, window 0, as Linux.
+ */
+export function sendReset(
+  tcp: Tcp, local: number, localPort: number, remote: number, remotePort: number,
+  seq: Seq, ack: Seq, ackFlag: boolean, now: number,
+): void {
+  const frame = new Uint8Array(TX_HEADROOM + TCP_HLEN);
+  clearOptions();
+  const flags = TCP_RST | (ackFlag ? TCP_ACK : 0);
+  emitTcp(
+    { srcPort: localPort, dstPort: remotePort, seq, ack: ackFlag ? ack : 0, flags, window: 0 },
+    opts, frame, TX_HEADROOM, 0, local, remote,
+  );
+  tcp.ip.output(frame, TCP_HLEN, IPPROTO_TCP, local, remote, { dontFragment: true }, now);
+  tcp.mib.OutSegs++;
+  tcp.mib.OutRsts++;
+}

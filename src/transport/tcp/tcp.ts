@@ -1,0 +1,480 @@
+/**
+ * TCP for the stack: the TCB table, listeners, the timers, and the operations the
+ * socket layer calls (listen, connect, write, read, shutdown, close). What happens when
+ * a segment arrives is in input.ts, the sending half in snd.ts, the receiving half in
+ * rcv.ts, segment building in output.ts.
+ */
+import type { StackConfig } from '../../core/config.js';
+import type { TcpExtMib, TcpMib } from '../../core/counters.js';
+import type { DropCounts, Verdict } from '../../core/drop.js';
+import type { Random } from '../../core/random.js';
+import { TokenBucket } from '../../core/ratelimit.js';
+import type { PacketType } from '../../eth/ethernet.js';
+import type { Ipv4 } from '../../ip/ipv4.js';
+import { RouteType } from '../../ip/route.js';
+import type { Ipv4Addr } from '../../wire/addr.js';
+import type { Ipv4Repr } from '../../wire/ipv4.js';
+import { TCP_SYN, type TcpRepr } from '../../wire/tcp.js';
+import { createCongestionControl } from './congestion/index.js';
+import { segmentArrives } from './input.js';
+import { IsnGenerator } from './isn.js';
+import { sendReset, transmit } from './output.js';
+import { windowAfterRead } from './rcv.js';
+import { RttEstimator } from './rtt.js';
+import { seqAdd, type Seq } from './seq.js';
+import { output, persistTimeout, retransmitTimeout } from './snd.js';
+import { SynCookies } from './syncookies.js';
+import { Tcb, TcpState, Wake, tupleKey, type TcpUser } from './tcb.js';
+import { TimerHeap } from './timers.js';
+
+/** A received segment, parsed once (a scratch object reused for every segment). */
+export interface Segment {
+  src: Ipv4Addr;
+  dst: Ipv4Addr;
+  seq: Seq;
+  ack: Seq;
+  flags: number;
+  /** The window in bytes: scaled by the connection's shift, except on a SYN. */
+  window: number;
+  /** Payload bytes (SYN and FIN not counted). */
+  len: number;
+  pkt: Uint8Array;
+  dataOff: number;
+  /** The parsed header and options. */
+  tcp: TcpRepr;
+}
+
+/** A listening socket: its half-open connections and its accept queue (RFC 9293 §3.10.7.2). */
+export class Listener {
+  /** Connections in SYN-RECEIVED on this listener. */
+  pendingCount = 0;
+  /** Handshakes completed, not yet handed to the application. */
+  readonly acceptQueue: Tcb[] = [];
+  /** When the SYN queue last overflowed: cookies are honoured for a while after (Linux tcp_synq_no_recent_overflow). */
+  overflowAt = -Infinity;
+  closed = false;
+
+  constructor(
+    readonly localAddr: Ipv4Addr,
+    readonly localPort: number,
+    /** Limit of both queues (listen(2) backlog, capped by somaxconn). */
+    readonly backlog: number,
+    readonly onConnection: (tcb: Tcb) => void,
+  ) {}
+}
+
+export type TcpError = 'EADDRINUSE' | 'EADDRNOTAVAIL' | 'ENETUNREACH' | 'EINVAL' | 'ENOTCONN' | 'EPIPE';
+
+export class Tcp {
+  readonly conns = new Map<string, Tcb>();
+  private readonly listeners = new Map<number, Listener[]>();
+  private readonly heap = new TimerHeap<Tcb>();
+  private woken: Tcb[] = [];
+  private wokenListeners: Listener[] = [];
+  readonly isn: IsnGenerator;
+  readonly cookies: SynCookies;
+  readonly challengeAcks: TokenBucket;
+  /** Window scale we offer, sized to the receive buffer (RFC 7323 §2.3). */
+  readonly rcvWscale: number;
+
+  constructor(
+    readonly cfg: StackConfig['tcp'],
+    readonly mib: TcpMib,
+    readonly ext: TcpExtMib,
+    readonly drops: DropCounts,
+    readonly ip: Ipv4,
+    readonly random: Random,
+  ) {
+    const bytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
+    this.isn = new IsnGenerator(bytes(16));
+    this.cookies = new SynCookies(bytes(32));
+    this.challengeAcks = new TokenBucket(cfg.challengeAckLimit, cfg.challengeAckLimit);
+    let shift = 0;
+    while (shift < 14 && cfg.rmem >>> shift > 0xffff) shift++;
+    this.rcvWscale = cfg.windowScaling ? shift : 0;
+  }
+
+  // ── ingress ──────────────────────────────────────────────────────────────
+
+  input(pkt: Uint8Array, ipOff: number, ip: Ipv4Repr, rtype: RouteType, pktType: PacketType, now: number): Verdict {
+    return segmentArrives(this, pkt, ipOff, ip, rtype, pktType, now);
+  }
+
+  lookup(local: Ipv4Addr, localPort: number, remote: Ipv4Addr, remotePort: number): Tcb | undefined {
+    return this.conns.get(tupleKey(local, localPort, remote, remotePort));
+  }
+
+  /** The listener for a port: one bound to the exact address first, then the wildcard. */
+  listener(local: Ipv4Addr, port: number): Listener | undefined {
+    const ls = this.listeners.get(port);
+    if (ls === undefined) return undefined;
+    let any: Listener | undefined;
+    for (const l of ls) {
+      if (l.localAddr === local) return l;
+      if (l.localAddr === 0) any = l;
+    }
+    return any;
+  }
+
+  // ── TCB life cycle ───────────────────────────────────────────────────────
+
+  /** A TCB with this stack's buffers, estimator, congestion control and timestamp offset. */
+  newTcb(local: Ipv4Addr, localPort: number, remote: Ipv4Addr, remotePort: number, now: number): Tcb {
+    const cfg = this.cfg;
+    const advMss = this.ip.mtu - 40;
+    const tcb = new Tcb(local, localPort, remote, remotePort, {
+      rmem: cfg.rmem,
+      wmem: cfg.wmem,
+      keepaliveIdleMs: cfg.keepaliveTimeMs,
+      rtt: new RttEstimator({ initialRto: cfg.initialRtoMs, minRto: cfg.minRtoMs, maxRto: cfg.maxRtoMs }),
+      cc: createCongestionControl(cfg.congestion, advMss),
+    });
+    tcb.advMss = advMss;
+    tcb.mss = Math.min(536, advMss);
+    tcb.rcvWscale = this.rcvWscale;
+    tcb.tsOffset = this.isn.tsOffset(local, remote);
+    tcb.iss = this.isn.isn(local, localPort, remote, remotePort, now);
+    tcb.sndUna = tcb.sndNxt = tcb.sndMax = tcb.sndSml = tcb.iss;
+    tcb.sndBufSeq = seqAdd(tcb.iss, 1);
+    tcb.lastActivity = now;
+    return tcb;
+  }
+
+  /** Moves `tcb` to `state`, keeping CurrEstab and EstabResets as Linux's tcp_set_state does. */
+  setState(tcb: Tcb, state: TcpState): void {
+    const was = tcb.state;
+    const estab = (s: TcpState): boolean => s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT;
+    if (estab(was) && !estab(state)) this.mib.CurrEstab--;
+    if (!estab(was) && estab(state)) this.mib.CurrEstab++;
+    tcb.state = state;
+  }
+
+  /** The connection is over: out of the table, timers off, the application told (with `error` if aborted). */
+  destroy(tcb: Tcb, error: string | null): void {
+    if (tcb.state === TcpState.CLOSED) return;
+    const was = tcb.state;
+    if (error !== null && (was === TcpState.ESTABLISHED || was === TcpState.CLOSE_WAIT)) this.mib.EstabResets++;
+    if (was === TcpState.SYN_SENT || was === TcpState.SYN_RECEIVED) this.mib.AttemptFails++;
+    this.setState(tcb, TcpState.CLOSED);
+    this.conns.delete(tcb.key);
+    if (tcb.listener !== null && was === TcpState.SYN_RECEIVED) tcb.listener.pendingCount--;
+    tcb.listener = null;
+    tcb.rtoAt = tcb.delackAt = tcb.persistAt = tcb.keepaliveAt = tcb.closeAt = Infinity;
+    tcb.sndBuf.clear();
+    tcb.ofo.clear();
+    tcb.error = error;
+    this.notify(tcb, Wake.CLOSED);
+  }
+
+  /** Enters TIME-WAIT for 2·MSL (RFC 9293 §3.6.1). */
+  timeWait(tcb: Tcb, now: number): void {
+    this.setState(tcb, TcpState.TIME_WAIT);
+    tcb.rtoAt = tcb.persistAt = tcb.keepaliveAt = Infinity;
+    tcb.sndBuf.clear();
+    tcb.closeAt = now + this.cfg.timeWaitMs;
+    this.schedule(tcb);
+    // The application is done with it: TIME-WAIT belongs to the stack alone.
+    this.notify(tcb, Wake.CLOSED);
+  }
+
+  /** Files `tcb` in the timer heap if its earliest timer moved earlier. */
+  schedule(tcb: Tcb): void {
+    const at = tcb.nextTimer();
+    if (at < tcb.scheduledAt) {
+      tcb.scheduledAt = at;
+      this.heap.push(at, tcb);
+    }
+  }
+
+  /** Queues an application notification, delivered by `wakeUsers` after the batch. */
+  notify(tcb: Tcb, what: number): void {
+    tcb.wake |= what;
+    this.enqueueWake(tcb);
+  }
+
+  /** Puts `tcb` on the list to wake if a stage left it notifications. */
+  enqueueWake(tcb: Tcb): void {
+    if (tcb.wake !== 0 && !tcb.wakeQueued) {
+      tcb.wakeQueued = true;
+      this.woken.push(tcb);
+    }
+  }
+
+  /** Queues a completed handshake for its listener. */
+  accepted(l: Listener): void {
+    if (!this.wokenListeners.includes(l)) this.wokenListeners.push(l);
+  }
+
+  // ── the application's side ───────────────────────────────────────────────
+
+  listen(local: Ipv4Addr, port: number, backlog: number, onConnection: (tcb: Tcb) => void): Listener | TcpError {
+    if (local !== 0 && !this.ip.routes.isLocal(local)) return 'EADDRNOTAVAIL';
+    if (port === 0) {
+      const p = this.ephemeralPort((candidate) => this.listeners.has(candidate));
+      if (p === undefined) return 'EADDRINUSE';
+      port = p;
+    }
+    const ls = this.listeners.get(port) ?? [];
+    if (ls.some((l) => l.localAddr === 0 || local === 0 || l.localAddr === local)) return 'EADDRINUSE';
+    const l = new Listener(local, port, Math.max(1, Math.min(backlog, this.cfg.somaxconn)), onConnection);
+    ls.push(l);
+    this.listeners.set(port, ls);
+    return l;
+  }
+
+  /** Stops listening; connections not yet accepted are reset (Linux inet_csk_listen_stop). */
+  unlisten(l: Listener, now: number): void {
+    l.closed = true;
+    const ls = this.listeners.get(l.localPort);
+    if (ls !== undefined) {
+      ls.splice(ls.indexOf(l), 1);
+      if (ls.length === 0) this.listeners.delete(l.localPort);
+    }
+    for (const tcb of l.acceptQueue.splice(0)) this.abort(tcb, now);
+    for (const tcb of [...this.conns.values()]) {
+      if (tcb.listener === l) this.abort(tcb, now);
+    }
+  }
+
+  /** Active open (RFC 9293 §3.10.1): a SYN to `remote:remotePort` from an ephemeral port. */
+  connect(remote: Ipv4Addr, remotePort: number, user: TcpUser, now: number): Tcb | TcpError {
+    const routes = this.ip.routes;
+    if (remotePort <= 0 || remotePort > 0xffff || remote === 0) return 'EINVAL';
+    const rtype = routes.classify(remote);
+    if (rtype === RouteType.BROADCAST || rtype === RouteType.MULTICAST) return 'ENETUNREACH';
+    if (rtype !== RouteType.LOCAL && routes.lookup(remote) === undefined) return 'ENETUNREACH';
+    const local = rtype === RouteType.LOCAL ? remote : routes.sourceFor(remote);
+    const port = this.ephemeralPort((p) => this.conns.has(tupleKey(local, p, remote, remotePort)) || this.listeners.has(p));
+    if (port === undefined) return 'EADDRNOTAVAIL';
+
+    const tcb = this.newTcb(local, port, remote, remotePort, now);
+    tcb.user = user;
+    this.setState(tcb, TcpState.SYN_SENT);
+    this.conns.set(tcb.key, tcb);
+    this.mib.ActiveOpens++;
+    transmit(this, tcb, tcb.iss, 0, TCP_SYN, now);
+    tcb.sndNxt = seqAdd(tcb.iss, 1);
+    tcb.rtoAt = now + tcb.rtt.currentRto();
+    this.schedule(tcb);
+    return tcb;
+  }
+
+  /** Copies as much of `data` as the send buffer takes; returns the bytes taken. */
+  write(tcb: Tcb, data: Uint8Array, now: number): number {
+    const room = tcb.sndBufLimit - tcb.sndBuf.length;
+    const n = Math.min(room, data.length);
+    if (n <= 0) return 0;
+    tcb.sndBuf.push(data.slice(0, n));
+    output(this, tcb, now);
+    return n;
+  }
+
+  /** Takes up to `max` bytes the application may read; undefined when none wait. */
+  read(tcb: Tcb, max: number, now: number): Uint8Array | undefined {
+    const chunk = tcb.rcvBuf.shift(max);
+    if (chunk !== undefined && windowAfterRead(tcb) && tcb.state !== TcpState.CLOSED) {
+      tcb.ackNow = true;
+      output(this, tcb, now);
+    }
+    return chunk;
+  }
+
+  /** The application has nothing more to send (shutdown(SHUT_WR)): queue our FIN (RFC 9293 §3.10.4). */
+  shutdown(tcb: Tcb, now: number): void {
+    if (tcb.finQueued) return;
+    switch (tcb.state) {
+      case TcpState.SYN_SENT:
+        this.destroy(tcb, null);
+        return;
+      case TcpState.SYN_RECEIVED:
+      case TcpState.ESTABLISHED:
+        tcb.finQueued = true;
+        if (tcb.state === TcpState.ESTABLISHED) this.setState(tcb, TcpState.FIN_WAIT_1);
+        break;
+      case TcpState.CLOSE_WAIT:
+        tcb.finQueued = true;
+        this.setState(tcb, TcpState.LAST_ACK);
+        break;
+      default:
+        return;
+    }
+    output(this, tcb, now);
+  }
+
+  /**
+   * The application closed the socket. Unread data makes it an abort (RST, RFC 9293
+   * §3.10.4 and RFC 2525 §2.17, as Linux: TCPAbortOnClose); otherwise a graceful close,
+   * with FIN-WAIT-2 bounded by tcp_fin_timeout since nobody will read any more.
+   */
+  close(tcb: Tcb, now: number): void {
+    tcb.orphan = true;
+    tcb.user = null;
+    if (tcb.state === TcpState.CLOSED || tcb.state === TcpState.TIME_WAIT) return;
+    if (tcb.rcvBuf.length > 0) {
+      this.ext.TCPAbortOnClose++;
+      this.abort(tcb, now);
+      return;
+    }
+    this.shutdown(tcb, now);
+  }
+
+  /** Sends a RST and drops the connection (RFC 9293 §3.10.5 ABORT). */
+  abort(tcb: Tcb, now: number): void {
+    const s = tcb.state;
+    if (s === TcpState.SYN_RECEIVED || s === TcpState.ESTABLISHED || s === TcpState.FIN_WAIT_1 ||
+        s === TcpState.FIN_WAIT_2 || s === TcpState.CLOSE_WAIT) {
+      sendReset(this, tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort, tcb.sndNxt, 0, false, now);
+    }
+    this.destroy(tcb, 'ECONNRESET');
+  }
+
+  // ── timers ───────────────────────────────────────────────────────────────
+
+  poll(now: number): void {
+    for (let guard = 0; guard < 1_000_000 && this.heap.peek() <= now; guard++) {
+      const at = this.heap.peek();
+      const tcb = this.heap.pop()!;
+      if (tcb.scheduledAt !== at || tcb.state === TcpState.CLOSED) continue;
+      tcb.scheduledAt = Infinity;
+      this.runTimers(tcb, now);
+      // (runTimers may have closed it; the cast undoes TypeScript's narrowing above.)
+      if ((tcb.state as TcpState) !== TcpState.CLOSED) this.schedule(tcb);
+      this.enqueueWake(tcb);
+    }
+  }
+
+  nextDeadline(): number {
+    return this.heap.peek();
+  }
+
+  private runTimers(tcb: Tcb, now: number): void {
+    if (tcb.closeAt <= now) {
+      tcb.closeAt = Infinity;
+      if (tcb.state === TcpState.TIME_WAIT) {
+        this.ext.TW++;
+        this.destroy(tcb, null);
+      } else {
+        // FIN-WAIT-2 of a closed socket: the peer never sent its FIN (Linux resets it).
+        this.abort(tcb, now);
+      }
+      return;
+    }
+    if (tcb.rtoAt <= now) {
+      tcb.rtoAt = Infinity;
+      if (!this.retransmitTimer(tcb, now)) return;
+    }
+    if (tcb.persistAt <= now && !persistTimeout(this, tcb, now)) {
+      this.ext.TCPAbortOnTimeout++;
+      this.destroy(tcb, 'ETIMEDOUT');
+      return;
+    }
+    if (tcb.delackAt <= now) {
+      tcb.delackAt = Infinity;
+      if (tcb.ackDelayed) {
+        this.ext.DelayedACKs++;
+        tcb.ackNow = true;
+        output(this, tcb, now);
+      }
+    }
+    if (tcb.keepaliveAt <= now) this.keepaliveTimer(tcb, now);
+  }
+
+  /** Retransmission timer; false when the connection was given up. */
+  private retransmitTimer(tcb: Tcb, now: number): boolean {
+    const cfg = this.cfg;
+    if (tcb.state === TcpState.SYN_SENT || tcb.state === TcpState.SYN_RECEIVED) {
+      const limit = tcb.state === TcpState.SYN_SENT ? cfg.synRetries : cfg.synackRetries;
+      if (tcb.retransmits >= limit) {
+        this.destroy(tcb, 'ETIMEDOUT');
+        return false;
+      }
+      tcb.retransmits++;
+      tcb.rtt.backoff();
+      const flags = tcb.state === TcpState.SYN_SENT ? TCP_SYN : TCP_SYN | 0x10;
+      if (tcb.state === TcpState.SYN_SENT) this.ext.TCPSynRetrans++;
+      transmit(this, tcb, tcb.iss, 0, flags, now);
+      tcb.rtoAt = now + tcb.rtt.currentRto();
+      return true;
+    }
+    if (!retransmitTimeout(this, tcb, now)) {
+      this.ext.TCPAbortOnTimeout++;
+      this.destroy(tcb, 'ETIMEDOUT');
+      return false;
+    }
+    return true;
+  }
+
+  /** Keepalive (RFC 1122 §4.2.3.6): after the idle time, probe; after the last probe, give up. */
+  private keepaliveTimer(tcb: Tcb, now: number): void {
+    tcb.keepaliveAt = Infinity;
+    if (!tcb.keepAlive || tcb.state !== TcpState.ESTABLISHED && tcb.state !== TcpState.CLOSE_WAIT) return;
+    if (tcb.flight > 0 || tcb.sndBuf.length > 0) {
+      tcb.keepaliveAt = now + tcb.keepaliveIdleMs;
+      return;
+    }
+    if (tcb.probes >= this.cfg.keepaliveProbes) {
+      this.ext.TCPAbortOnTimeout++;
+      this.abort(tcb, now);
+      tcb.error = 'ETIMEDOUT';
+      return;
+    }
+    tcb.probes++;
+    this.ext.TCPKeepAlive++;
+    transmit(this, tcb, seqAdd(tcb.sndUna, -1), 0, 0x10, now);
+    tcb.keepaliveAt = now + this.cfg.keepaliveIntvlMs;
+  }
+
+  /** Arms or disarms keepalive for `tcb`, `idleMs` after the last segment. */
+  setKeepAlive(tcb: Tcb, enable: boolean, idleMs: number | undefined, now: number): void {
+    tcb.keepAlive = enable;
+    if (idleMs !== undefined && idleMs > 0) tcb.keepaliveIdleMs = idleMs;
+    tcb.keepaliveAt = enable ? now + tcb.keepaliveIdleMs : Infinity;
+    this.schedule(tcb);
+  }
+
+  // ── waking the application ───────────────────────────────────────────────
+
+  /** Delivers the notifications of this batch: new connections first, then each socket's events. */
+  wakeUsers(): void {
+    if (this.wokenListeners.length > 0) {
+      const ls = this.wokenListeners;
+      this.wokenListeners = [];
+      for (const l of ls) {
+        for (let tcb = l.acceptQueue.shift(); tcb !== undefined; tcb = l.acceptQueue.shift()) {
+          tcb.listener = null;
+          if (tcb.state !== TcpState.CLOSED) l.onConnection(tcb);
+        }
+      }
+    }
+    if (this.woken.length === 0) return;
+    const woken = this.woken;
+    this.woken = [];
+    for (const tcb of woken) {
+      const what = tcb.wake;
+      tcb.wake = 0;
+      tcb.wakeQueued = false;
+      const user = tcb.user;
+      if (user === null) continue;
+      if (what & Wake.ESTABLISHED) user.onEstablished();
+      if (what & Wake.READABLE) user.onReadable();
+      if (what & Wake.WRITABLE) user.onWritable();
+      if (what & Wake.CLOSED) {
+        tcb.user = null;
+        user.onClosed(tcb.error);
+      }
+    }
+  }
+
+  /** An ephemeral port that `taken` does not reject (RFC 6056 §3.3.1: random search). */
+  private ephemeralPort(taken: (port: number) => boolean): number | undefined {
+    const [lo, hi] = this.cfg.localPortRange;
+    const n = hi - lo + 1;
+    const start = Math.floor(this.random() * n);
+    for (let i = 0; i < n; i++) {
+      const port = lo + ((start + i) % n);
+      if (!taken(port)) return port;
+    }
+    return undefined;
+  }
+}
+
