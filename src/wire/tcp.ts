@@ -224,8 +224,8 @@ function clearOptions(r: TcpRepr): void {
  *
  * Every option is reported whatever the segment's flags. Linux acts on MSS, window scale
  * and SACK-permitted only on a SYN of a connection being set up (and ignores an MSS of 0),
- * on SACK blocks only once SACK was negotiated, and on timestamps only if they were
- * negotiated or this is a SYN: those decisions are the caller's.
+ * on SACK blocks only once SACK was negotiated, and on timestamps only once negotiated (or
+ * while the connection is being set up): those decisions are the caller's.
  */
 export function parseTcpOptions(b: Uint8Array, o: number, optLen: number, out: TcpRepr): void {
   const end = o + optLen;
@@ -263,7 +263,7 @@ export function parseTcpOptions(b: Uint8Array, o: number, optLen: number, out: T
           && (size - TCPOLEN_SACK_BASE) % TCPOLEN_SACK_PERBLOCK === 0) {
           // 40 option bytes hold at most 4 blocks, so the cap only matters for a caller
           // passing a longer `optLen`; Linux caps the same way (tcp_sacktag_write_queue).
-          const n = Math.min((size - TCPOLEN_SACK_BASE) / TCPOLEN_SACK_PERBLOCK, 2);
+          const n = Math.min((size - TCPOLEN_SACK_BASE) / TCPOLEN_SACK_PERBLOCK, TCP_MAX_SACK_BLOCKS);
           for (let k = 0; k < 2 * n; k++) out.sackBlocks[k] = u32(b, i + TCPOLEN_SACK_BASE + 4 * k);
           out.sackCount = n;
         }
