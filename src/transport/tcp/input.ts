@@ -15,7 +15,7 @@ import { receiveText, receiveWindow } from './rcv.js';
 import { seqAdd, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { output, processAck, updateWindow } from './snd.js';
 import { cookieTsVal, decodeTsOptions, encodeTsOptions } from './syncookies.js';
-import { TcpState, Wake, isSynchronized, type Tcb } from './tcb.js';
+import { TcpState, Wake, type Tcb } from './tcb.js';
 import type { Listener, Segment, Tcp } from './tcp.js';
 
 const seg: Segment = {
@@ -300,7 +300,8 @@ function otherStates(tcp: Tcp, tcb: Tcb, now: number): Verdict {
     tcb.probes = 0;
     tcb.keepaliveAt = now + tcb.keepaliveIdleMs;
   }
-  if ((flags & TCP_SYN) === 0 && isSynchronized(tcb.state)) seg.window = th.window * 2 ** tcb.sndWscale;
+  // Every segment after the SYNs carries a scaled window (RFC 7323 §2.2), the handshake's last ACK included.
+  if ((flags & TCP_SYN) === 0) seg.window = th.window * 2 ** tcb.sndWscale;
 
   // RFC 7323 §5.3 PAWS, before the sequence check: a timestamp older than TS.Recent is a
   // segment from an earlier incarnation of the sequence space.
@@ -396,7 +397,7 @@ function otherStates(tcp: Tcp, tcb: Tcb, now: number): Verdict {
     tcb.tsRecentStamp = now;
   }
 
-  const finWasSent = tcb.finQueued && seqGt(tcb.sndNxt, tcb.finSeq);
+  const finWasSent = tcb.finQueued && seqGt(tcb.sndMax, tcb.finSeq);
   processAck(tcp, tcb, seg, now);
   updateWindow(tcb, seg);
   const finAcked = finWasSent && seqGt(tcb.sndUna, tcb.finSeq);

@@ -413,9 +413,10 @@ export class Tcp {
       return;
     }
     if (tcb.probes >= this.cfg.keepaliveProbes) {
+      // The peer is gone: reset (in case it is not) and report a timeout (Linux tcp_keepalive_timer).
       this.ext.TCPAbortOnTimeout++;
-      this.abort(tcb, now);
-      tcb.error = 'ETIMEDOUT';
+      sendReset(this, tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort, tcb.sndNxt, 0, false, now);
+      this.destroy(tcb, 'ETIMEDOUT');
       return;
     }
     tcb.probes++;
