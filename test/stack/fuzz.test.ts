@@ -23,6 +23,7 @@ import { describe, expect, it } from 'vitest';
 import { CONSUMED, DropReason, type Verdict } from '../../src/core/drop.js';
 import { seededRandom } from '../../src/core/random.js';
 import { udpEcho } from '../../src/services/echo.js';
+import { tcpEcho } from '../../src/services/tcp.js';
 import { BROADCAST_MAC, ipv4MulticastMac, type Mac } from '../../src/wire/addr.js';
 import { ARPOP_REPLY, ARPOP_REQUEST } from '../../src/wire/arp.js';
 import { setU16, u16 } from '../../src/wire/bytes.js';
@@ -31,7 +32,8 @@ import { ETH_HLEN, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6 } from '../../sr
 import {
   ICMP_DEST_UNREACH, ICMP_ECHOREPLY, ICMP_PORT_UNREACH, ICMP_TIMESTAMP,
 } from '../../src/wire/icmpv4.js';
-import { IPPROTO_ICMP, IPPROTO_UDP } from '../../src/wire/ipv4.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/wire/ipv4.js';
+import { TCP_SYN, emitTcp, tcpOptionsLen, type TcpOptionsOut } from '../../src/wire/tcp.js';
 import {
   PEER, US, arpFrame, bytes, decode, echoRequest, ethFrame, fragments, harness, icmpMessage, ip, ipv4Packet,
   refreshIpChecksum, udpDatagram, udpFrame, type Ipv4Fields,
@@ -48,6 +50,7 @@ const LIMITS = {
 };
 
 const ECHO_PORT = 7;
+const TCP_ECHO_PORT = 7;
 /** A socket nobody reads until the end: it must fill up and then refuse (SOCKET_RCVBUFF). */
 const SINK_PORT = 9;
 
@@ -190,8 +193,35 @@ function udp(r: Rng): Uint8Array[] {
   return [frameFor(r, ipv4Packet(d, f), f.dst)];
 }
 
+/**
+ * A TCP segment to the echo listener or a closed port: a SYN now and then (which opens a
+ * half-open connection), else random flags, sequence numbers and options.
+ */
+function tcp(r: Rng): Uint8Array[] {
+  const f = ipFields(r, IPPROTO_TCP);
+  const flags = r.chance(0.3) ? TCP_SYN : r.int(0x100);
+  const opts: TcpOptionsOut = {};
+  if (r.chance(0.5)) opts.mss = r.pick([536, 1460, 0, r.int(0x10000)]);
+  if (r.chance(0.3)) opts.wscale = r.pick([0, 7, 14, 15, r.int(256)]);
+  if (r.chance(0.3)) opts.sackPermitted = true;
+  if (r.chance(0.4)) opts.timestamp = { val: r.int(0x1_0000_0000), ecr: r.int(0x1_0000_0000) };
+  if (r.chance(0.2)) {
+    const blocks = new Uint32Array(8).map(() => r.int(0x1_0000_0000));
+    opts.sack = { count: 1 + r.int(3), blocks };
+  }
+  const data = r.chance(0.4) ? r.bytes(r.int(1200)) : new Uint8Array(0);
+  const hlen = 20 + tcpOptionsLen(opts);
+  const seg = new Uint8Array(hlen + data.length);
+  seg.set(data, hlen);
+  emitTcp({
+    srcPort: 1024 + r.int(64), dstPort: r.pick([TCP_ECHO_PORT, TCP_ECHO_PORT, 80, r.int(0x10000)]),
+    seq: r.int(0x1_0000_0000), ack: r.int(0x1_0000_0000), flags, window: r.int(0x10000),
+  }, opts, seg, 0, data.length, f.src, f.dst);
+  return [frameFor(r, ipv4Packet(seg, f), f.dst)];
+}
+
 function otherProtocol(r: Rng): Uint8Array[] {
-  const f = ipFields(r, r.pick([2, 6, 47, 50, 89, 132, r.int(256)]));
+  const f = ipFields(r, r.pick([2, 47, 50, 89, 132, r.int(256)]));
   return [frameFor(r, ipv4Packet(r.bytes(r.int(200)), f), f.dst)];
 }
 
@@ -236,7 +266,7 @@ function fullyRandom(r: Rng): Uint8Array[] {
 }
 
 const KINDS: readonly [number, (r: Rng) => Uint8Array[]][] = [
-  [8, fullyRandom], [6, randomBehindEthernet], [12, arp], [22, icmp], [22, udp], [4, otherProtocol],
+  [8, fullyRandom], [6, randomBehindEthernet], [12, arp], [20, icmp], [20, udp], [16, tcp], [4, otherProtocol],
   [8, fragmented], [6, strayFragment],
 ];
 const TOTAL_WEIGHT = KINDS.reduce((s, [w]) => s + w, 0);
@@ -318,6 +348,11 @@ function fixChecksums(f: Uint8Array): void {
     if (proto === IPPROTO_ICMP) {
       setU16(f, l4 + 2, 0);
       setU16(f, l4 + 2, checksum(f, l4, l4len));
+    } else if (proto === IPPROTO_TCP && l4len >= 20) {
+      const src = u16(f, l3 + 12) * 0x10000 + u16(f, l3 + 14);
+      const dst = u16(f, l3 + 16) * 0x10000 + u16(f, l3 + 18);
+      setU16(f, l4 + 16, 0);
+      setU16(f, l4 + 16, checksum(f, l4, l4len, pseudoHeaderV4(src, dst, IPPROTO_TCP, l4len)));
     } else if (proto === IPPROTO_UDP) {
       const len = u16(f, l4 + 4);
       if (len >= 8 && len <= l4len) {
@@ -343,6 +378,7 @@ describe('receive walk fuzz', () => {
     const { stack, clock } = h;
     const cfg = stack.config;
     udpEcho(stack, ECHO_PORT);
+    tcpEcho(stack, TCP_ECHO_PORT);
     const sink = stack.udp.createSocket({ type: 'udp4', recvBufferSize: LIMITS.sinkRcvbuf });
     sink.bind(SINK_PORT);
 
@@ -452,7 +488,7 @@ describe('receive walk fuzz', () => {
       DropReason.OTHERHOST, DropReason.UNHANDLED_PROTO, DropReason.X_ARP_HEADER, DropReason.IP_CSUM,
       DropReason.IP_INHDR, DropReason.IP_INADDRERRORS, DropReason.IP_NOPROTO, DropReason.DUP_FRAG,
       DropReason.X_FRAG_OVERLAP, DropReason.ICMP_CSUM, DropReason.UDP_CSUM, DropReason.NO_SOCKET,
-      DropReason.SOCKET_RCVBUFF,
+      DropReason.SOCKET_RCVBUFF, DropReason.TCP_CSUM,
     ]) {
       expect(seen.has(deep), `no frame reached ${deep}`).toBe(true);
     }
