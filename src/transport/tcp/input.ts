@@ -137,7 +137,7 @@ function listenState(tcp: Tcp, l: Listener, now: number): Verdict {
   tcb.listener = l;
   l.pendingCount++;
   tcb.irs = seg.seq;
-  tcb.rcvNxt = tcb.rcvAdvEdge = seqAdd(seg.seq, 1);
+  tcb.rcvNxt = tcb.rcvAdvEdge = tcb.rcvWup = seqAdd(seg.seq, 1);
   negotiate(tcp, tcb, now);
   tcb.sndWnd = seg.window; // a SYN's window is never scaled (RFC 7323 §2.2)
   tcb.maxSndWnd = seg.window;
@@ -179,7 +179,7 @@ function sendCookie(tcp: Tcp, now: number): void {
   // A TCB that lives only for this one segment: its state is in the cookie.
   const tcb = tcp.newTcb(seg.dst, th.dstPort, seg.src, th.srcPort, now);
   tcb.iss = cookie.isn;
-  tcb.rcvNxt = tcb.rcvAdvEdge = seqAdd(seg.seq, 1);
+  tcb.rcvNxt = tcb.rcvAdvEdge = tcb.rcvWup = seqAdd(seg.seq, 1);
   negotiate(tcp, tcb, now);
   if (tcb.tsOk) {
     // The options we would have kept in the TCB travel in our timestamp's low bits (Linux cookie_init_timestamp).
@@ -212,7 +212,7 @@ function cookieAck(tcp: Tcp, l: Listener, now: number): Verdict {
   tcb.sndUna = tcb.sndNxt = tcb.sndMax = tcb.sndSml = seg.ack;
   tcb.sndBufSeq = seg.ack;
   tcb.irs = seqAdd(seg.seq, -1);
-  tcb.rcvNxt = tcb.rcvAdvEdge = seg.seq;
+  tcb.rcvNxt = tcb.rcvAdvEdge = tcb.rcvWup = seg.seq;
   // Options survive only in the timestamp our SYN-ACK carried (Linux cookie_timestamp_decode).
   if (th.hasTimestamp && tcp.cfg.timestamps) {
     const o = decodeTsOptions((th.tsEcr - tcb.tsOffset) >>> 0);
@@ -262,7 +262,9 @@ function synSentState(tcp: Tcp, tcb: Tcb, now: number): Verdict {
   // Fourth: the SYN.
   if ((flags & TCP_SYN) === 0) return DropReason.TCP_FLAGS;
   tcb.irs = seg.seq;
-  tcb.rcvNxt = tcb.rcvAdvEdge = seqAdd(seg.seq, 1);
+  tcb.rcvNxt = tcb.rcvWup = seqAdd(seg.seq, 1);
+  // Our SYN offered a window before we knew where it starts: it starts here (unscaled, RFC 7323 §2.2).
+  tcb.rcvAdvEdge = seqAdd(tcb.rcvNxt, Math.min(tcb.rcvBufLimit, 0xffff));
   negotiate(tcp, tcb, now);
   tcb.sndWnd = tcb.maxSndWnd = seg.window;
   tcb.sndWl1 = seg.seq;
@@ -273,11 +275,8 @@ function synSentState(tcp: Tcp, tcb: Tcb, now: number): Verdict {
     transmit(tcp, tcb, tcb.iss, 0, TCP_SYN | TCP_ACK, now);
     return CONSUMED;
   }
-  if (tcb.retransmits === 0) tcb.rtt.sample(Math.max(1, now - (tcb.rtoAt - tcb.rtt.currentRto())));
+  handshakeRtt(tcb, now);
   tcb.sndUna = seg.ack;
-  tcb.retransmits = 0;
-  tcb.rtt.resetBackoff();
-  tcb.rtoAt = Infinity;
   tcp.setState(tcb, TcpState.ESTABLISHED);
   tcp.notify(tcb, Wake.ESTABLISHED);
   if (seg.len > 0 || (flags & TCP_FIN) !== 0) {
@@ -312,25 +311,32 @@ function otherStates(tcp: Tcp, tcb: Tcb, now: number): Verdict {
     return DropReason.TCP_RFC7323_PAWS;
   }
 
-  // First: check the sequence number (RFC 9293 §3.10.7.4, the four cases).
+  if (tcb.state === TcpState.SYN_RECEIVED && (flags & TCP_SYN) !== 0 && seg.seq === tcb.irs) {
+    if ((flags & TCP_ACK) === 0) {
+      // The peer did not hear our SYN-ACK and sent its SYN again: answer it again (Linux tcp_check_req).
+      if (tcb.listener !== null) transmit(tcp, tcb, tcb.iss, 0, TCP_SYN | TCP_ACK, now);
+      return CONSUMED;
+    }
+    // Simultaneous open (RFC 9293 Figure 8, line 6): the peer's SYN-ACK acknowledges our SYN;
+    // its SYN we have already. Take it as the ACK it also is.
+    seg.seq = seqAdd(seg.seq, 1);
+    seg.flags = flags & ~TCP_SYN;
+    return otherStates(tcp, tcb, now);
+  }
+
+  // First: check the sequence number. RFC 9293 §3.10.7.4's four cases, in Linux's form
+  // (tcp_sequence): a segment is acceptable unless it ends before the last window
+  // update we sent (rcv.wup) or starts beyond the window. Data between rcv.wup and
+  // rcv.nxt thus reaches the text step, which drops it as old data and re-ACKs.
   const slen = segLen();
   const wnd = receiveWindow(tcb);
-  const acceptable = slen === 0
-    ? (wnd === 0 ? seg.seq === tcb.rcvNxt : seqGe(seg.seq, tcb.rcvNxt) && seqLt(seg.seq, seqAdd(tcb.rcvNxt, wnd)))
-    : wnd > 0 && (
-      (seqGe(seg.seq, tcb.rcvNxt) && seqLt(seg.seq, seqAdd(tcb.rcvNxt, wnd))) ||
-      (seqGe(seqAdd(seg.seq, slen - 1), tcb.rcvNxt) && seqLt(seqAdd(seg.seq, slen - 1), seqAdd(tcb.rcvNxt, wnd))));
-  if (!acceptable) {
-    // A retransmission of what we have (or data we have no room for): an ACK tells the peer.
-    // Linux also lets a pure ACK at rcv.nxt with a zero window through (zero-window probes' answers).
-    const zeroWindowAck = slen === 0 && seg.seq === tcb.rcvNxt;
-    if (!zeroWindowAck) {
-      if ((flags & TCP_RST) === 0) {
-        if (seqLt(seqAdd(seg.seq, slen), tcb.rcvNxt) || seqLt(seg.seq, tcb.rcvNxt)) ext.DelayedACKLost++;
-        sendAck(tcp, tcb, now);
-      }
-      return seqLt(seg.seq, tcb.rcvNxt) ? DropReason.TCP_OLD_SEQUENCE : DropReason.TCP_INVALID_SEQUENCE;
+  if (seqLt(seqAdd(seg.seq, slen), tcb.rcvWup) || seqGt(seg.seq, seqAdd(tcb.rcvNxt, wnd))) {
+    if ((flags & TCP_RST) === 0) {
+      if (seqLt(seg.seq, tcb.rcvNxt)) ext.DelayedACKLost++;
+      sendAck(tcp, tcb, now);
     }
+    if (seqLt(seg.seq, tcb.rcvNxt)) return DropReason.TCP_OLD_SEQUENCE;
+    return wnd === 0 ? DropReason.TCP_ZEROWINDOW : DropReason.TCP_INVALID_SEQUENCE;
   }
 
   // Second: the RST bit (RFC 5961 §3.2: only a RST exactly at rcv.nxt resets; others get a challenge ACK).
@@ -360,11 +366,6 @@ function otherStates(tcp: Tcp, tcb: Tcb, now: number): Verdict {
 
   // Fourth: a SYN in a synchronized state (RFC 5961 §4: challenge ACK, never a reset).
   if ((flags & TCP_SYN) !== 0) {
-    if (tcb.state === TcpState.SYN_RECEIVED && seg.seq === tcb.irs && tcb.listener !== null) {
-      // The peer did not hear our SYN-ACK: send it again.
-      transmit(tcp, tcb, tcb.iss, 0, TCP_SYN | TCP_ACK, now);
-      return CONSUMED;
-    }
     ext.TCPSYNChallenge++;
     challengeAck(tcp, tcb, now);
     return DropReason.TCP_INVALID_SYN;
@@ -468,10 +469,7 @@ function established(tcp: Tcp, tcb: Tcb, now: number): boolean {
     tcp.ext.ListenDrops++;
     return false;
   }
-  if (tcb.retransmits === 0) tcb.rtt.sample(Math.max(1, now - (tcb.rtoAt - tcb.rtt.currentRto())));
-  tcb.retransmits = 0;
-  tcb.rtt.resetBackoff();
-  tcb.rtoAt = Infinity;
+  handshakeRtt(tcb, now);
   tcb.sndWnd = tcb.maxSndWnd = seg.window;
   tcb.sndWl1 = seg.seq;
   tcb.sndWl2 = seg.ack;
@@ -485,6 +483,25 @@ function established(tcp: Tcp, tcb: Tcb, now: number): boolean {
     tcp.notify(tcb, Wake.ESTABLISHED);
   }
   return true;
+}
+
+/**
+ * The handshake's RTT: timed from our SYN (or SYN-ACK) if it went out once (Karn); with
+ * timestamps the ACK's TSecr gives it in processAck instead, so it is not taken twice.
+ * After a retransmitted SYN and no sample, RFC 6298 §5.7 sets the RTO to 3 s.
+ */
+function handshakeRtt(tcb: Tcb, now: number): void {
+  const sentAt = tcb.rtoAt - tcb.rtt.currentRto();
+  if (tcb.retransmits === 0) {
+    if (!tcb.tsOk) tcb.rtt.sample(Math.max(1, now - sentAt));
+    tcb.rtt.resetBackoff();
+  } else if (!tcb.tsOk) {
+    tcb.rtt.synFallback();
+  } else {
+    tcb.rtt.resetBackoff();
+  }
+  tcb.retransmits = 0;
+  tcb.rtoAt = Infinity;
 }
 
 /** The eighth check: what our state becomes when the peer's FIN has arrived in order. */

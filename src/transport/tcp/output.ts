@@ -78,6 +78,7 @@ export function transmit(tcp: Tcp, tcb: Tcb, seq: Seq, len: number, flags: numbe
   }
   if (seqGt(segEnd, tcb.sndMax)) tcb.sndMax = segEnd;
   if (hasAck) {
+    tcb.rcvWup = tcb.rcvNxt;
     tcb.ackNow = false;
     tcb.ackDelayed = false;
     tcb.delackAt = Infinity;

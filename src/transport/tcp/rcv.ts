@@ -86,7 +86,8 @@ function scheduleAck(tcp: Tcp, tcb: Tcb, now: number): void {
   if (tcb.quickAcks > 0) {
     tcb.quickAcks--;
     tcb.ackNow = true;
-  } else if (tcb.unackedBytes >= 2 * tcb.advMss) {
+  } else if (tcb.unackedBytes >= 2 * (tcb.advMss - (tcb.tsOk ? 12 : 0))) {
+    // Every second full-sized segment (RFC 5681 §4.2); a full segment carries the options too.
     tcb.ackNow = true;
   } else if (!tcb.ackDelayed) {
     tcb.ackDelayed = true;

@@ -22,8 +22,8 @@ export class OfoQueue {
   bytes = 0;
   /** Where a FIN that came out of order sits, if one did. */
   finSeq: Seq | undefined;
-  /** A byte of the most recent arrival: its block is the first SACK block (RFC 2018 §4). */
-  private lastSeq: Seq = 0;
+  /** Bytes of the most recent arrivals, newest first: their blocks lead the SACK option (RFC 2018 §4). */
+  private readonly recent: Seq[] = [];
 
   get empty(): boolean {
     return this.segments.length === 0 && this.finSeq === undefined;
@@ -54,7 +54,7 @@ export class OfoQueue {
       const gapEnd = next !== undefined && seqLt(next.seq, last) ? next.seq : last;
       segs.splice(i, 0, { seq: cur, data: data.slice(seqDiff(cur, seq), seqDiff(gapEnd, seq)) });
       this.bytes += seqDiff(gapEnd, cur);
-      this.lastSeq = cur;
+      if (!added) this.remember(cur);
       added = true;
       i++;
       cur = gapEnd;
@@ -71,9 +71,14 @@ export class OfoQueue {
     return first;
   }
 
+  private remember(seq: Seq): void {
+    this.recent.unshift(seq);
+    if (this.recent.length > 4) this.recent.length = 4;
+  }
+
   /**
-   * Up to `max` SACK blocks as [left, right) pairs into `out`: the block holding the
-   * latest arrival first (RFC 2018 §4), then the others in sequence order.
+   * Up to `max` SACK blocks as [left, right) pairs into `out`, the blocks of the most
+   * recent arrivals first (RFC 2018 §4), then the others in sequence order.
    */
   sackBlocks(out: Uint32Array, max: number): number {
     const blocks: Seq[] = [];
@@ -81,18 +86,21 @@ export class OfoQueue {
       if (blocks.length > 0 && blocks[blocks.length - 1] === s.seq) blocks[blocks.length - 1] = end(s);
       else blocks.push(s.seq, end(s));
     }
-    let first = 0;
-    for (let b = 0; b < blocks.length; b += 2) {
-      if (seqGe(this.lastSeq, blocks[b]!) && seqLt(this.lastSeq, blocks[b + 1]!)) first = b;
-    }
+    const used = new Set<number>();
     let n = 0;
     const put = (b: number): void => {
+      if (n === max || used.has(b)) return;
+      used.add(b);
       out[2 * n] = blocks[b]!;
       out[2 * n + 1] = blocks[b + 1]!;
       n++;
     };
-    if (blocks.length > 0) put(first);
-    for (let b = 0; b < blocks.length && n < max; b += 2) if (b !== first) put(b);
+    for (const seq of this.recent) {
+      for (let b = 0; b < blocks.length; b += 2) {
+        if (seqGe(seq, blocks[b]!) && seqLt(seq, blocks[b + 1]!)) put(b);
+      }
+    }
+    for (let b = 0; b < blocks.length; b += 2) put(b);
     return n;
   }
 
@@ -100,5 +108,6 @@ export class OfoQueue {
     this.segments.length = 0;
     this.bytes = 0;
     this.finSeq = undefined;
+    this.recent.length = 0;
   }
 }

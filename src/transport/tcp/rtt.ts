@@ -53,11 +53,14 @@ export class RttEstimator {
   private _rttvar = 0;
   private _rto: number;
   private _backoffs = 0;
+  /** The RTO while there is no sample: initialRto, or 3 s after a retransmitted handshake (§5.7). */
+  private noSampleRto: number;
 
   constructor(opts: RttOptions = {}) {
     this.initialRto = opts.initialRto ?? 1_000;
     this.minRto = opts.minRto ?? 200;
     this.maxRto = opts.maxRto ?? 120_000;
+    this.noSampleRto = this.initialRto;
     this._rto = this.initialRto;
   }
 
@@ -135,8 +138,9 @@ export class RttEstimator {
    */
   synFallback(): void {
     if (this.hasSample) return;
+    this.noSampleRto = Math.min(SYN_FALLBACK_RTO_MS, this.maxRto);
     this._backoffs = 0;
-    this._rto = Math.min(Math.max(this.baseRto(), SYN_FALLBACK_RTO_MS), this.maxRto);
+    this._rto = this.baseRto();
   }
 
   /** The RTO to arm now (the same as `rto`). */
@@ -146,7 +150,7 @@ export class RttEstimator {
 
   /** RTO from the estimate, without back-off, clamped to [minRto, maxRto]. */
   private baseRto(): number {
-    if (this._srtt === 0) return this.initialRto;
+    if (this._srtt === 0) return this.noSampleRto;
     const rto = this._srtt + Math.max(GRANULARITY_MS, 4 * this._rttvar);
     return Math.min(Math.max(rto, this.minRto), this.maxRto);
   }

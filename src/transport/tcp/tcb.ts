@@ -78,6 +78,8 @@ export class Tcb {
   // ── receive sequence space ──────────────────────────────────────────────
   irs: Seq = 0;
   rcvNxt: Seq = 0;
+  /** rcv.nxt when we last sent an ACK (Linux rcv_wup): the left edge of the window the peer knows. */
+  rcvWup: Seq = 0;
   /** The right edge of the window we last advertised; never moved left (RFC 9293 §3.8.6.2.2). */
   rcvAdvEdge: Seq = 0;
   /** Our last advertised window was zero. */

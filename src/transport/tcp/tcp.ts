@@ -14,7 +14,7 @@ import type { Ipv4 } from '../../ip/ipv4.js';
 import { RouteType } from '../../ip/route.js';
 import type { Ipv4Addr } from '../../wire/addr.js';
 import type { Ipv4Repr } from '../../wire/ipv4.js';
-import { TCP_SYN, type TcpRepr } from '../../wire/tcp.js';
+import { TCP_ACK, TCP_SYN, type TcpRepr } from '../../wire/tcp.js';
 import { createCongestionControl } from './congestion/index.js';
 import { segmentArrives } from './input.js';
 import { IsnGenerator } from './isn.js';
@@ -323,7 +323,8 @@ export class Tcp {
     const s = tcb.state;
     if (s === TcpState.SYN_RECEIVED || s === TcpState.ESTABLISHED || s === TcpState.FIN_WAIT_1 ||
         s === TcpState.FIN_WAIT_2 || s === TcpState.CLOSE_WAIT) {
-      sendReset(this, tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort, tcb.sndNxt, 0, false, now);
+      // As Linux's tcp_send_active_reset: RST|ACK, so the peer takes it whatever it sent last.
+      sendReset(this, tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort, tcb.sndNxt, tcb.rcvNxt, true, now);
     }
     this.destroy(tcb, 'ECONNRESET');
   }
@@ -354,8 +355,9 @@ export class Tcp {
         this.ext.TW++;
         this.destroy(tcb, null);
       } else {
-        // FIN-WAIT-2 of a closed socket: the peer never sent its FIN (Linux resets it).
-        this.abort(tcb, now);
+        // FIN-WAIT-2 of a closed socket: the peer never sent its FIN. With tcp_fin_timeout
+        // at its default (= TIME-WAIT's length), Linux lets it end quietly.
+        this.destroy(tcb, null);
       }
       return;
     }
@@ -390,8 +392,8 @@ export class Tcp {
       }
       tcb.retransmits++;
       tcb.rtt.backoff();
-      const flags = tcb.state === TcpState.SYN_SENT ? TCP_SYN : TCP_SYN | 0x10;
-      if (tcb.state === TcpState.SYN_SENT) this.ext.TCPSynRetrans++;
+      const flags = tcb.state === TcpState.SYN_SENT ? TCP_SYN : TCP_SYN | TCP_ACK;
+      this.ext.TCPSynRetrans++;
       transmit(this, tcb, tcb.iss, 0, flags, now);
       tcb.rtoAt = now + tcb.rtt.currentRto();
       return true;
@@ -415,13 +417,13 @@ export class Tcp {
     if (tcb.probes >= this.cfg.keepaliveProbes) {
       // The peer is gone: reset (in case it is not) and report a timeout (Linux tcp_keepalive_timer).
       this.ext.TCPAbortOnTimeout++;
-      sendReset(this, tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort, tcb.sndNxt, 0, false, now);
+      sendReset(this, tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort, tcb.sndNxt, tcb.rcvNxt, true, now);
       this.destroy(tcb, 'ETIMEDOUT');
       return;
     }
     tcb.probes++;
     this.ext.TCPKeepAlive++;
-    transmit(this, tcb, seqAdd(tcb.sndUna, -1), 0, 0x10, now);
+    transmit(this, tcb, seqAdd(tcb.sndUna, -1), 0, TCP_ACK, now);
     tcb.keepaliveAt = now + this.cfg.keepaliveIntvlMs;
   }
 
