@@ -308,6 +308,17 @@ export interface TcpOptionsOut {
 /** A kind-length-value word preceded by two NOPs: `01 01 kind len`. */
 const NOP_NOP = (TCPOPT_NOP << 24) | (TCPOPT_NOP << 16);
 
+/** The options of a parsed segment, in the form `emitTcp` takes (to re-encode it). */
+export function tcpOptionsOf(r: TcpRepr): TcpOptionsOut {
+  const o: TcpOptionsOut = {};
+  if (r.mss >= 0) o.mss = r.mss;
+  if (r.wscale >= 0) o.wscale = r.wscale;
+  if (r.sackPermitted) o.sackPermitted = true;
+  if (r.hasTimestamp) o.timestamp = { val: r.tsVal, ecr: r.tsEcr };
+  if (r.sackCount > 0) o.sack = { count: r.sackCount, blocks: r.sackBlocks };
+  return o;
+}
+
 /**
  * Length in bytes (a multiple of 4, at most 40) of the options {@link emitTcp} writes for
  * `opts`. The layout is Linux's (`tcp_options_write`), 32-bit aligned, in this order:

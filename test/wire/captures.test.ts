@@ -17,7 +17,7 @@ import { ICMP_HLEN, emitIcmpv4, newIcmpRepr, parseIcmpv4, type IcmpRepr } from '
 import {
   IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, emitIpv4, newIpv4Repr, parseIpv4, type Ipv4Repr,
 } from '../../src/wire/ipv4.js';
-import { emitTcp, newTcpRepr, parseTcp, type TcpOptionsOut, type TcpRepr } from '../../src/wire/tcp.js';
+import { emitTcp, newTcpRepr, parseTcp, tcpOptionsOf, type TcpRepr } from '../../src/wire/tcp.js';
 import { UDP_HLEN, emitUdp, newUdpRepr, parseUdp, type UdpRepr } from '../../src/wire/udp.js';
 import { readPcap } from '../helpers/pcap-read.js';
 
@@ -154,16 +154,6 @@ function expectTcpFields(r: TcpRepr, j: Json, seen: TcpOptionsSeen): void {
   seen.sack += r.sackCount;
 }
 
-/** The options of a parsed segment, as `emitTcp` takes them. */
-function tcpOptionsOf(r: TcpRepr): TcpOptionsOut {
-  const o: TcpOptionsOut = {};
-  if (r.mss >= 0) o.mss = r.mss;
-  if (r.wscale >= 0) o.wscale = r.wscale;
-  if (r.sackPermitted) o.sackPermitted = true;
-  if (r.hasTimestamp) o.timestamp = { val: r.tsVal, ecr: r.tsEcr };
-  if (r.sackCount > 0) o.sack = { count: r.sackCount, blocks: r.sackBlocks };
-  return o;
-}
 
 /**
  * Parses the TCP segment at `frame[l4]`, compares it with tshark's layer `jt`, and re-emits

@@ -149,7 +149,10 @@ export function processAck(tcp: Tcp, tcb: Tcb, seg: Segment, now: number): void 
 
 /** RTT from the echoed timestamp (RFC 7323 §4.1), else from the timed segment if never retransmitted (Karn). */
 function rttSample(tcb: Tcb, seg: Segment, now: number): number | undefined {
-  if (tcb.tsOk && seg.tcp.hasTimestamp && seg.tcp.tsEcr !== 0) {
+  // Not on the first ACK after an RTO: if the peer had the data and only its ACKs were lost,
+  // its duplicate ACK echoes the original's TSval (RFC 7323 §5.3 R2 drops before R3), and the
+  // "sample" is the backed-off RTO itself, which would feed the RTO until it pins at maxRto.
+  if (tcb.tsOk && seg.tcp.hasTimestamp && seg.tcp.tsEcr !== 0 && tcb.retransmits === 0) {
     const rtt = (tsNow(tcb, now) - seg.tcp.tsEcr) >>> 0;
     return rtt < 0x7fff_ffff ? Math.max(rtt, 1) : undefined;
   }
@@ -327,15 +330,28 @@ export function retransmitTimeout(tcp: Tcp, tcb: Tcb, now: number): boolean {
   return true;
 }
 
-/** Zero-window probe: an ACK one byte below the window elicits the peer's current window (Linux tcp_xmit_probe_skb). */
+/**
+ * The persist timer: data waits, nothing is in flight, and the window will not take a
+ * segment. If it takes anything, send that much (RFC 1122 §4.2.3.4 (d), the override
+ * against silly-window deadlock; Linux tcp_write_wakeup). If it is zero, probe it with an
+ * ACK one byte below the window, which the peer must answer with its current window
+ * (Linux tcp_xmit_probe_skb), backing off like the RTO. False when the peer never answered.
+ */
 export function persistTimeout(tcp: Tcp, tcb: Tcb, now: number): boolean {
   tcb.persistAt = Infinity;
-  if (tcb.sndWnd > 0) {
-    output(tcp, tcb, now);
-    return true;
-  }
+  const unsent = seqDiff(seqAdd(tcb.sndBufSeq, tcb.sndBuf.length), tcb.sndNxt);
+  if (unsent <= 0) return true;
   if (tcb.probes >= tcp.cfg.retries2) return false;
   tcb.probes++;
+  const len = Math.min(tcb.sndWnd - seqDiff(tcb.sndNxt, tcb.sndUna), unsent, tcb.mss);
+  if (len > 0) {
+    const isNew = seqGe(tcb.sndNxt, tcb.sndMax);
+    transmit(tcp, tcb, tcb.sndNxt, len, TCP_ACK | TCP_PSH, now);
+    if (isNew) tcp.ext.TCPOrigDataSent++;
+    tcb.sndNxt = seqAdd(tcb.sndNxt, len);
+    tcb.rtoAt = now + tcb.rtt.currentRto();
+    return true;
+  }
   tcp.ext.TCPWinProbe++;
   transmit(tcp, tcb, seqAdd(tcb.sndUna, -1), 0, TCP_ACK, now);
   tcb.rtt.backoff();
