@@ -52,7 +52,7 @@ const TCP_EXT = [
   'OfoPruned', 'TCPOFOQueue', 'TCPOFODrop', 'TCPOFOMerge', 'TCPChallengeACK', 'TCPSYNChallenge',
   'TCPKeepAlive', 'TCPWinProbe', 'TCPFromZeroWindowAdv', 'TCPToZeroWindowAdv',
   'TCPWantZeroWindowAdv', 'TCPOrigDataSent', 'TCPDelivered', 'TCPACKSkippedSeq',
-  'TCPACKSkippedSynRecv', 'TCPACKSkippedTimeWait', 'TCPSACKReneging', 'TCPSackShifted',
+  'TCPACKSkippedSynRecv', 'TCPACKSkippedPAWS', 'TCPACKSkippedTimeWait', 'TCPSACKReneging', 'TCPSackShifted',
   'TCPDSACKRecv', 'TCPDSACKOldSent', 'TCPTimeWaitOverflow', 'TCPReqQFullDoCookies',
   'TCPReqQFullDrop', 'TCPRetransFail', 'TCPSynRetrans', 'TCPMinTTLDrop',
 ] as const;

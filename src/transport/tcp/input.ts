@@ -22,6 +22,9 @@ const seg: Segment = {
   src: 0, dst: 0, seq: 0, ack: 0, flags: 0, window: 0, len: 0, pkt: new Uint8Array(0), dataOff: 0, tcp: newTcpRepr(),
 };
 
+/** Linux tcp_invalid_ratelimit. */
+const OOW_ACK_INTERVAL_MS = 500;
+
 /** PAWS: timestamps older than 24 days are no longer compared (RFC 7323 §5.5). */
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
@@ -307,7 +310,8 @@ function otherStates(tcp: Tcp, tcb: Tcb, now: number): Verdict {
   if (tcb.tsOk && th.hasTimestamp && (flags & TCP_RST) === 0 &&
       seqLt(th.tsVal, tcb.tsRecent) && now - tcb.tsRecentStamp < PAWS_IDLE_MS) {
     ext.PAWSEstab++;
-    sendAck(tcp, tcb, now);
+    if (!oowRateLimited(tcb, now)) sendAck(tcp, tcb, now);
+    else ext.TCPACKSkippedPAWS++;
     return DropReason.TCP_RFC7323_PAWS;
   }
 
@@ -333,7 +337,8 @@ function otherStates(tcp: Tcp, tcb: Tcb, now: number): Verdict {
   if (seqLt(seqAdd(seg.seq, slen), tcb.rcvWup) || seqGt(seg.seq, seqAdd(tcb.rcvNxt, wnd))) {
     if ((flags & TCP_RST) === 0) {
       if (seqLt(seg.seq, tcb.rcvNxt)) ext.DelayedACKLost++;
-      sendAck(tcp, tcb, now);
+      if (!oowRateLimited(tcb, now)) sendAck(tcp, tcb, now);
+      else ext.TCPACKSkippedSeq++;
     }
     if (seqLt(seg.seq, tcb.rcvNxt)) return DropReason.TCP_OLD_SEQUENCE;
     return wnd === 0 ? DropReason.TCP_ZEROWINDOW : DropReason.TCP_INVALID_SEQUENCE;
@@ -520,6 +525,18 @@ function afterFin(tcp: Tcp, tcb: Tcb, now: number): void {
       tcp.timeWait(tcb, now);
       break;
   }
+}
+
+/**
+ * Duplicate ACKs answering out-of-window or PAWS-failed segments without data are sent at
+ * most once per 500 ms per connection (Linux tcp_oow_rate_limited, tcp_invalid_ratelimit),
+ * so that two peers cannot keep each other in an ACK loop. Data segments are always answered.
+ */
+function oowRateLimited(tcb: Tcb, now: number): boolean {
+  if (seg.len > 0 && (seg.flags & TCP_SYN) === 0) return false;
+  if (now - tcb.lastOowAck < OOW_ACK_INTERVAL_MS) return true;
+  tcb.lastOowAck = now;
+  return false;
 }
 
 /** RFC 5961 §7: challenge ACKs are rate limited (tcp_challenge_ack_limit per second). */

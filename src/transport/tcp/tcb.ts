@@ -141,6 +141,8 @@ export class Tcb {
   ackDelayed = false;
   /** Bytes received since we last sent an ACK. */
   unackedBytes = 0;
+  /** When we last answered an out-of-window segment (Linux last_oow_ack_time). */
+  lastOowAck = -Infinity;
   /** Segments still to be acknowledged at once (Linux quick-ACK mode, at the start of a connection). */
   quickAcks = 16;
 
