@@ -6,6 +6,8 @@
 //    each early stage. Reports ns per frame, frames per second and heap growth.
 // 2. On a real TAP (root and /dev/net/tun only): a flood ping in a namespace of its own,
 //    bounded by count and time, against the stack running in this process.
+// 3. Over TCP (root and /dev/net/tun only): the same workloads against tapstack and against
+//    the Linux kernel, side by side, with the ratio tapstack/kernel (scripts/bench-tcp.mjs).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +16,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 if (!existsSync(`${root}dist/index.js`)) spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
 const { createStack, ManualClock, MemoryLink, seededRandom, TapLink, RealClock, run } = await import(`${root}dist/index.js`);
 const { udpEcho } = await import(`${root}dist/services/echo.js`);
+const { benchTcpVsKernel } = await import('./bench-tcp.mjs');
 
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 500_000);
 const BATCH = 64;
@@ -142,3 +145,6 @@ if (!canTap) {
     spawnSync('ip', ['netns', 'del', ns]);
   }
 }
+
+// ── tapstack's TCP against the kernel's, same workloads, same run ────────────
+await benchTcpVsKernel({ root });
