@@ -4,7 +4,7 @@
  * queues and SYN cookies (RFC 4987 §3.6) as Linux runs them.
  */
 import { describe, expect, it } from 'vitest';
-import { TCP_ACK, TCP_RST, TCP_SYN } from '../../src/wire/tcp.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG } from '../../src/wire/tcp.js';
 import { bytes, type Harness } from '../helpers/packets.js';
 import type { TcpSocket } from '../../src/user/net.js';
 import { TcpPeer, tcpHarness, counterDelta, connState, settleH } from './segments.js';
@@ -105,6 +105,16 @@ describe('LISTEN (RFC 9293 §3.10.7.2)', () => {
     const p = new TcpPeer(h, { port: PORT });
     expect(p.send({ flags: 0, seq: 5, data: bytes(3) })).toBe('TCP_FLAGS');
     p.expectNone();
+  });
+
+  it('drops SYN+FIN and the FIN / NULL / Xmas scans without an answer, as Linux', () => {
+    const { h } = listening();
+    const p = new TcpPeer(h, { port: PORT });
+    for (const flags of [TCP_SYN | TCP_FIN, TCP_FIN, 0, TCP_FIN | TCP_PSH | TCP_URG]) {
+      expect(p.send({ flags, seq: 5 })).toBe('TCP_FLAGS');
+    }
+    p.expectNone();
+    expect(connState(h)).toBeUndefined();
   });
 
   it('completes the handshake: ACK → ESTABLISHED and the server gets the connection', () => {

@@ -115,7 +115,8 @@ function listenState(tcp: Tcp, l: Listener, now: number): Verdict {
     replyReset(tcp, now);
     return DropReason.NO_SOCKET;
   }
-  if ((flags & TCP_SYN) === 0) return DropReason.TCP_FLAGS;
+  // A SYN that also says FIN is nonsense (and a scanner's trick): Linux discards it.
+  if ((flags & TCP_SYN) === 0 || (flags & TCP_FIN) !== 0) return DropReason.TCP_FLAGS;
 
   const ext = tcp.ext;
   if (l.acceptQueue.length >= l.backlog) {
