@@ -64,6 +64,8 @@ export interface StackConfig {
     retries2: number;
     /** How long TIME-WAIT lasts: 2·MSL (Linux TCP_TIMEWAIT_LEN, 60 s). */
     timeWaitMs: number;
+    /** net.ipv4.tcp_max_tw_buckets: TIME-WAIT connections kept at most. */
+    maxTwBuckets: number;
     /** net.ipv4.tcp_fin_timeout: FIN-WAIT-2 of a closed socket. */
     finTimeoutMs: number;
     /** Delayed ACK timer (Linux TCP_DELACK_MIN; RFC 1122 allows up to 500 ms). */
@@ -139,6 +141,7 @@ export const DEFAULT_CONFIG: StackConfig = {
     synackRetries: 5,
     retries2: 15,
     timeWaitMs: 60_000,
+    maxTwBuckets: 262_144,
     finTimeoutMs: 60_000,
     delackMs: 40,
     keepaliveTimeMs: 7_200_000,

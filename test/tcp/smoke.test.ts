@@ -23,6 +23,28 @@ describe('TCP between two stacks', () => {
     await settle(p, 10);
     p.run(1000);
     await settle(p, 10);
-    console.log(p.a.tcpConnections(), p.b.tcpConnections(), p.a.drops(), p.b.drops());
+    expect(p.a.tcpConnections().map((c) => c.state)).toEqual(['TIME-WAIT']);
+    expect(p.b.tcpConnections()).toEqual([]);
+  });
+});
+
+describe('TIME-WAIT is bounded', () => {
+  it('past tcp_max_tw_buckets a closing connection skips TIME-WAIT (TCPTimeWaitOverflow)', async () => {
+    const p = pair({ config: { tcp: { maxTwBuckets: 1 } } });
+    p.b.tcp.createServer((s) => s.resume()).listen(9);
+    await settle(p);
+    for (let i = 0; i < 2; i++) {
+      const c = p.a.tcp.connect({ port: 9, host: '192.168.69.2' });
+      await settle(p);
+      p.run(1000);
+      c.end();
+      await settle(p, 10);
+      p.run(1000);
+      await settle(p, 10);
+    }
+    expect(p.a.tcpConnections().map((c) => c.state)).toEqual(['TIME-WAIT']);
+    expect(p.a.counters().TcpExt.TCPTimeWaitOverflow).toBe(1);
+    p.advance(60_000);
+    expect(p.a.tcpConnections()).toEqual([]);
   });
 });

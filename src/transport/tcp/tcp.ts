@@ -74,6 +74,8 @@ export class Tcp {
   readonly isn: IsnGenerator;
   readonly cookies: SynCookies;
   readonly challengeAcks: TokenBucket;
+  /** Connections in TIME-WAIT now (bounded by tcp_max_tw_buckets). */
+  private timeWaitCount = 0;
   /** Window scale we offer, sized to the receive buffer (RFC 7323 §2.3). */
   readonly rcvWscale: number;
 
@@ -153,6 +155,7 @@ export class Tcp {
   destroy(tcb: Tcb, error: string | null): void {
     if (tcb.state === TcpState.CLOSED) return;
     const was = tcb.state;
+    if (was === TcpState.TIME_WAIT) this.timeWaitCount--;
     if (error !== null && (was === TcpState.ESTABLISHED || was === TcpState.CLOSE_WAIT)) this.mib.EstabResets++;
     if (was === TcpState.SYN_SENT || was === TcpState.SYN_RECEIVED) this.mib.AttemptFails++;
     this.setState(tcb, TcpState.CLOSED);
@@ -166,8 +169,15 @@ export class Tcp {
     this.notify(tcb, Wake.CLOSED);
   }
 
-  /** Enters TIME-WAIT for 2·MSL (RFC 9293 §3.6.1). */
+  /** Enters TIME-WAIT for 2·MSL (RFC 9293 §3.6.1), unless tcp_max_tw_buckets are taken. */
   timeWait(tcb: Tcb, now: number): void {
+    if (this.timeWaitCount >= this.cfg.maxTwBuckets) {
+      // Like Linux: past the limit the connection closes at once (TCPTimeWaitOverflow).
+      this.ext.TCPTimeWaitOverflow++;
+      this.destroy(tcb, null);
+      return;
+    }
+    this.timeWaitCount++;
     this.setState(tcb, TcpState.TIME_WAIT);
     tcb.rtoAt = tcb.persistAt = tcb.keepaliveAt = Infinity;
     tcb.sndBuf.clear();
