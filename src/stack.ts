@@ -20,7 +20,7 @@ import { Arp } from './eth/arp.js';
 import { Ethernet } from './eth/ethernet.js';
 import { NeighborTable, type NeighborEntry } from './eth/neighbor.js';
 import { Icmpv4 } from './ip/icmpv4.js';
-import { Ipv4 } from './ip/ipv4.js';
+import { Ipv4, type IcmpErrorSender } from './ip/ipv4.js';
 import { RouteTable } from './ip/route.js';
 import { Tcp } from './transport/tcp/tcp.js';
 import { Udp } from './transport/udp.js';
@@ -94,15 +94,15 @@ export class Stack {
       transmit: (frame, mac) => this.eth.output(frame, mac, ETH_P_IP),
     }, random);
     this.arp = new Arp(this.eth, this.neigh, (a) => this.routes.isLocal(a), this.mib.Arp);
+    const icmpError: IcmpErrorSender = (ty, co, re, p, o, ip, rt, pt, now) => this.icmp.error(ty, co, re, p, o, ip, rt, pt, now);
     this.ipv4 = new Ipv4(this.config, this.mib, this.dropCounts, this.link, this.eth, this.neigh, this.routes, {
       icmp: (p, o, ip, rt, pt, now) => this.icmp.input(p, o, ip, rt, pt, now),
       udp: (p, o, ip, rt, pt, now) => this.udpLayer.input(p, o, ip, rt, pt, now),
       tcp: (p, o, ip, rt, pt, now) => this.tcpLayer.input(p, o, ip, rt, pt, now),
-      icmpError: (ty, co, re, p, o, ip, rt, pt, now) => this.icmp.error(ty, co, re, p, o, ip, rt, pt, now),
+      icmpError,
     }, random);
     this.icmp = new Icmpv4(this.config.icmp, this.mib, this.dropCounts, this.ipv4, () => this.clock.wall());
-    this.udpLayer = new Udp(this.config.udp, this.mib.Udp, this.dropCounts, this.ipv4,
-      (ty, co, re, p, o, ip, rt, pt, now) => this.icmp.error(ty, co, re, p, o, ip, rt, pt, now), random);
+    this.udpLayer = new Udp(this.config.udp, this.mib.Udp, this.dropCounts, this.ipv4, icmpError, random);
 
     this.tcpLayer = new Tcp(this.config.tcp, this.mib.Tcp, this.mib.TcpExt, this.dropCounts, this.ipv4, random);
 

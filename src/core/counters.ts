@@ -14,6 +14,8 @@ const IP = [
   'Forwarding', 'DefaultTTL', 'InReceives', 'InHdrErrors', 'InAddrErrors', 'ForwDatagrams',
   'InUnknownProtos', 'InDiscards', 'InDelivers', 'OutRequests', 'OutDiscards', 'OutNoRoutes',
   'ReasmTimeout', 'ReasmReqds', 'ReasmOKs', 'ReasmFails', 'FragOKs', 'FragFails', 'FragCreates',
+  // Linux 6.3+: packets handed to the link, counted after fragmentation.
+  'OutTransmits',
 ] as const;
 
 const IP_EXT = [
@@ -41,20 +43,41 @@ const TCP = [
   'EstabResets', 'CurrEstab', 'InSegs', 'OutSegs', 'RetransSegs', 'InErrs', 'OutRsts', 'InCsumErrors',
 ] as const;
 
-/** The TcpExt counters of /proc/net/netstat that this stack produces (others print 0 in Linux's tools). */
+/**
+ * Every TcpExt counter of /proc/net/netstat, in Linux's order (`snmp4_net_list`, as
+ * Linux 6.18 prints it), so that our file lines up with the kernel's column for
+ * column. The ones this stack has no mechanism for (MD5, TCP-AO, Fast Open, …) stay 0.
+ */
 const TCP_EXT = [
-  'SyncookiesSent', 'SyncookiesRecv', 'SyncookiesFailed', 'EmbryonicRsts', 'TW', 'PAWSEstab',
-  'DelayedACKs', 'DelayedACKLocked', 'DelayedACKLost', 'ListenOverflows', 'ListenDrops',
-  'TCPPureAcks', 'TCPHPAcks', 'TCPSackRecovery', 'TCPRenoRecovery', 'TCPTimeouts',
-  'TCPLossProbes', 'TCPFastRetrans', 'TCPSlowStartRetrans', 'TCPLostRetransmit',
-  'TCPSpuriousRTOs', 'TCPAbortOnData', 'TCPAbortOnClose', 'TCPAbortOnMemory',
-  'TCPAbortOnTimeout', 'TCPAbortOnLinger', 'TCPBacklogDrop', 'TCPRcvQDrop', 'TCPZeroWindowDrop',
-  'OfoPruned', 'TCPOFOQueue', 'TCPOFODrop', 'TCPOFOMerge', 'TCPChallengeACK', 'TCPSYNChallenge',
-  'TCPKeepAlive', 'TCPWinProbe', 'TCPFromZeroWindowAdv', 'TCPToZeroWindowAdv',
-  'TCPWantZeroWindowAdv', 'TCPOrigDataSent', 'TCPDelivered', 'TCPACKSkippedSeq',
-  'TCPACKSkippedSynRecv', 'TCPACKSkippedPAWS', 'TCPACKSkippedTimeWait', 'TCPSACKReneging', 'TCPSackShifted',
-  'TCPDSACKRecv', 'TCPDSACKOldSent', 'TCPTimeWaitOverflow', 'TCPReqQFullDoCookies',
-  'TCPReqQFullDrop', 'TCPRetransFail', 'TCPSynRetrans', 'TCPMinTTLDrop',
+  'SyncookiesSent', 'SyncookiesRecv', 'SyncookiesFailed', 'EmbryonicRsts', 'PruneCalled',
+  'RcvPruned', 'OfoPruned', 'OutOfWindowIcmps', 'LockDroppedIcmps', 'ArpFilter', 'TW', 'TWRecycled',
+  'TWKilled', 'PAWSActive', 'PAWSEstab', 'BeyondWindow', 'TSEcrRejected', 'PAWSOldAck',
+  'PAWSTimewait', 'DelayedACKs', 'DelayedACKLocked', 'DelayedACKLost', 'ListenOverflows',
+  'ListenDrops', 'TCPHPHits', 'TCPPureAcks', 'TCPHPAcks', 'TCPRenoRecovery', 'TCPSackRecovery',
+  'TCPSACKReneging', 'TCPSACKReorder', 'TCPRenoReorder', 'TCPTSReorder', 'TCPFullUndo',
+  'TCPPartialUndo', 'TCPDSACKUndo', 'TCPLossUndo', 'TCPLostRetransmit', 'TCPRenoFailures',
+  'TCPSackFailures', 'TCPLossFailures', 'TCPFastRetrans', 'TCPSlowStartRetrans', 'TCPTimeouts',
+  'TCPLossProbes', 'TCPLossProbeRecovery', 'TCPRenoRecoveryFail', 'TCPSackRecoveryFail',
+  'TCPRcvCollapsed', 'TCPBacklogCoalesce', 'TCPDSACKOldSent', 'TCPDSACKOfoSent', 'TCPDSACKRecv',
+  'TCPDSACKOfoRecv', 'TCPAbortOnData', 'TCPAbortOnClose', 'TCPAbortOnMemory', 'TCPAbortOnTimeout',
+  'TCPAbortOnLinger', 'TCPAbortFailed', 'TCPMemoryPressures', 'TCPMemoryPressuresChrono',
+  'TCPSACKDiscard', 'TCPDSACKIgnoredOld', 'TCPDSACKIgnoredNoUndo', 'TCPSpuriousRTOs',
+  'TCPMD5NotFound', 'TCPMD5Unexpected', 'TCPMD5Failure', 'TCPSackShifted', 'TCPSackMerged',
+  'TCPSackShiftFallback', 'TCPBacklogDrop', 'PFMemallocDrop', 'TCPMinTTLDrop', 'TCPDeferAcceptDrop',
+  'IPReversePathFilter', 'TCPTimeWaitOverflow', 'TCPReqQFullDoCookies', 'TCPReqQFullDrop',
+  'TCPRetransFail', 'TCPRcvCoalesce', 'TCPOFOQueue', 'TCPOFODrop', 'TCPOFOMerge', 'TCPChallengeACK',
+  'TCPSYNChallenge', 'TCPFastOpenActive', 'TCPFastOpenActiveFail', 'TCPFastOpenPassive',
+  'TCPFastOpenPassiveFail', 'TCPFastOpenListenOverflow', 'TCPFastOpenCookieReqd',
+  'TCPFastOpenBlackhole', 'TCPSpuriousRtxHostQueues', 'BusyPollRxPackets', 'TCPAutoCorking',
+  'TCPFromZeroWindowAdv', 'TCPToZeroWindowAdv', 'TCPWantZeroWindowAdv', 'TCPSynRetrans',
+  'TCPOrigDataSent', 'TCPHystartTrainDetect', 'TCPHystartTrainCwnd', 'TCPHystartDelayDetect',
+  'TCPHystartDelayCwnd', 'TCPACKSkippedSynRecv', 'TCPACKSkippedPAWS', 'TCPACKSkippedSeq',
+  'TCPACKSkippedFinWait2', 'TCPACKSkippedTimeWait', 'TCPACKSkippedChallenge', 'TCPWinProbe',
+  'TCPKeepAlive', 'TCPMTUPFail', 'TCPMTUPSuccess', 'TCPDelivered', 'TCPDeliveredCE',
+  'TCPAckCompressed', 'TCPZeroWindowDrop', 'TCPRcvQDrop', 'TCPWqueueTooBig',
+  'TCPFastOpenPassiveAltKey', 'TcpTimeoutRehash', 'TcpDuplicateDataRehash', 'TCPDSACKRecvSegs',
+  'TCPDSACKIgnoredDubious', 'TCPMigrateReqSuccess', 'TCPMigrateReqFailure', 'TCPPLBRehash',
+  'TCPAORequired', 'TCPAOBad', 'TCPAOKeyNotFound', 'TCPAOGood', 'TCPAODroppedIcmps',
 ] as const;
 
 /** The columns of /proc/net/stat/arp_cache (net/core/neighbour.c); Linux has no ARP MIB. */

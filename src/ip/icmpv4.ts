@@ -8,7 +8,7 @@ import type { Counters, IcmpMib } from '../core/counters.js';
 import { CONSUMED, DropReason, type DropCounts, type Verdict } from '../core/drop.js';
 import { KeyedTokenBuckets, TokenBucket } from '../core/ratelimit.js';
 import { PacketType } from '../eth/ethernet.js';
-import { isIpv4Multicast } from '../wire/addr.js';
+import { isIpv4Multicast, readIpv4, writeIpv4 } from '../wire/addr.js';
 import { setU32 } from '../wire/bytes.js';
 import {
   ICMP_ECHO, ICMP_ECHOREPLY, ICMP_HLEN, ICMP_TIMESTAMP, ICMP_TIMESTAMPREPLY, emitIcmpv4, newIcmpRepr, parseIcmpv4,
@@ -39,6 +39,66 @@ const OUT_NAME: Partial<Record<number, keyof IcmpMib>> = {
 };
 
 const MS_PER_DAY = 86_400_000;
+
+const IPOPT_RR = 7;
+const IPOPT_TS = 68;
+
+/**
+ * The options of an echo reply (RFC 1122 §3.2.2.6: record route and timestamp SHOULD be
+ * updated with this host and returned). As in Linux, this host is recorded twice: once as
+ * the request arrived (ip_options_compile) and once as the reply leaves (ip_options_echo,
+ * ip_options_build), so `ping -R` shows the way there and back. Other options are not echoed.
+ */
+function echoOptions(request: Uint8Array, addr: number, ms: number): Uint8Array | undefined {
+  const out: number[] = [];
+  for (let i = 0; i < request.length;) {
+    const type = request[i]!;
+    if (type === 0) break; // end of option list
+    if (type === 1) {
+      i++;
+      continue;
+    }
+    const len = request[i + 1]!; // well formed: checked on input
+    if (type === IPOPT_RR || type === IPOPT_TS) {
+      const opt = request.slice(i, i + len);
+      stamp(opt, addr, ms);
+      stamp(opt, addr, ms);
+      for (const b of opt) out.push(b);
+    }
+    i += len;
+  }
+  if (out.length === 0) return undefined;
+  while (out.length % 4 !== 0) out.push(0);
+  return Uint8Array.from(out);
+}
+
+/** Records `addr` (and the time) in a record-route or timestamp option, as RFC 791 §3.1 describes. */
+function stamp(opt: Uint8Array, addr: number, ms: number): void {
+  const ptr = opt[2]!;
+  if (opt.length < 4 || ptr < 4) return;
+  if (opt[0] === IPOPT_RR) {
+    if (ptr + 3 <= opt.length) {
+      writeIpv4(opt, ptr - 1, addr);
+      opt[2] = ptr + 4;
+    }
+    return;
+  }
+  const flag = opt[3]! & 0x0f;
+  const size = flag === 0 ? 4 : 8;
+  if (ptr + size - 1 > opt.length) {
+    // No room: count the overflow in the high four bits (at most 15).
+    opt[3] = (Math.min(15, (opt[3]! >> 4) + 1) << 4) | flag;
+    return;
+  }
+  if (flag === 0) {
+    setU32(opt, ptr - 1, ms);
+    opt[2] = ptr + 4;
+  } else if (flag === 1 || (flag === 3 && readIpv4(opt, ptr - 1) === addr)) {
+    writeIpv4(opt, ptr - 1, addr);
+    setU32(opt, ptr + 3, ms);
+    opt[2] = ptr + 8;
+  }
+}
 
 export class Icmpv4 {
   private readonly rx = newIcmpRepr();
@@ -110,24 +170,27 @@ export class Icmpv4 {
 
   /** Echo and timestamp replies: the request's body, turned around. */
   private reply(pkt: Uint8Array, off: number, len: number, type: number, req: Ipv4Repr, rtype: RouteType, now: number): void {
-    const frame = new Uint8Array(TX_HEADROOM + len);
-    frame.set(pkt.subarray(off, off + len), TX_HEADROOM);
+    const src = rtype === RouteType.LOCAL ? req.dst : this.ip.routes.sourceFor(req.src);
+    const ms = Math.floor(this.wall()) % MS_PER_DAY;
+    const options = req.headerLen > IPV4_HLEN ? echoOptions(req.options, src, ms) : undefined;
+    const at = TX_HEADROOM + (options?.length ?? 0);
+    const frame = new Uint8Array(at + len);
+    frame.set(pkt.subarray(off, off + len), at);
     if (type === ICMP_TIMESTAMPREPLY) {
       // Receive and transmit timestamps: milliseconds since midnight UT (RFC 792).
-      const ms = Math.floor(this.wall()) % MS_PER_DAY;
-      setU32(frame, TX_HEADROOM + 12, ms);
-      setU32(frame, TX_HEADROOM + 16, ms);
+      setU32(frame, at + 12, ms);
+      setU32(frame, at + 16, ms);
     }
     const icmp = this.tx;
     icmp.type = type;
     icmp.code = 0;
     icmp.rest = this.rx.rest;
-    emitIcmpv4(icmp, frame, TX_HEADROOM, len);
-    const src = rtype === RouteType.LOCAL ? req.dst : this.ip.routes.sourceFor(req.src);
+    emitIcmpv4(icmp, frame, at, len);
     // Linux answers with the request's TOS and without DF (the ICMP socket is PMTUDISC_DONT).
-    if (this.ip.output(frame, len, IPPROTO_ICMP, src, req.src, { tos: req.tos }, now) === undefined) {
-      this.countOut(type);
-    }
+    const sent = this.ip.output(frame, len, IPPROTO_ICMP, src, req.src, {
+      tos: req.tos, ...(options !== undefined && { options }),
+    }, now);
+    if (sent === undefined) this.countOut(type);
   }
 
   // ── egress: errors ──────────────────────────────────────────────────────

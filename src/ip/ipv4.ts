@@ -53,7 +53,16 @@ export interface Ipv4SendOptions {
    * not. Without it (ICMP, IP_PMTUDISC_DONT) DF is never set.
    */
   dontFragment?: boolean;
+  /**
+   * IP options for the header (a multiple of 4 bytes, at most 40). The caller leaves room
+   * for them: the payload then starts at `TX_HEADROOM + options.length`. Only the first
+   * fragment carries them (the options we send, record route and timestamp, are not copied;
+   * RFC 791 §3.1).
+   */
+  options?: Uint8Array;
 }
+
+const NO_OPTIONS = new Uint8Array(0);
 
 /** The loopback backlog (Linux netdev_max_backlog). */
 const LOOPBACK_BACKLOG = 1000;
@@ -196,7 +205,8 @@ export class Ipv4 {
       if (route.gateway !== 0) nextHop = route.gateway;
     }
 
-    const total = IPV4_HLEN + payloadLen;
+    const options = opts.options ?? NO_OPTIONS;
+    const total = IPV4_HLEN + options.length + payloadLen;
     mib.OutRequests++;
     ext.OutOctets += total;
     if (rtype === RouteType.BROADCAST) ext.OutBcastPkts++;
@@ -208,6 +218,7 @@ export class Ipv4 {
     ip.protocol = protocol;
     ip.src = src;
     ip.dst = dst;
+    ip.options = options;
     ip.id = this.nextId;
     this.nextId = (this.nextId + 1) & 0xffff;
 
@@ -232,18 +243,21 @@ export class Ipv4 {
   /** Splits the datagram in `frame` into MTU-sized fragments, 8-byte aligned (RFC 791 §3.2). */
   private fragment(frame: Uint8Array, payloadLen: number, rtype: RouteType, nextHop: Ipv4Addr, now: number): void {
     const ip = this.tx;
-    const maxData = (this.link.mtu - IPV4_HLEN) & ~7;
+    const dataStart = TX_HEADROOM + ip.options.length;
     ip.dontFrag = false;
-    for (let offset = 0; offset < payloadLen; offset += maxData) {
-      const len = Math.min(maxData, payloadLen - offset);
-      const piece = new Uint8Array(TX_HEADROOM + len);
-      piece.set(frame.subarray(TX_HEADROOM + offset, TX_HEADROOM + offset + len), TX_HEADROOM);
-      ip.totalLength = IPV4_HLEN + len;
+    for (let offset = 0; offset < payloadLen;) {
+      const hl = IPV4_HLEN + ip.options.length;
+      const len = Math.min((this.link.mtu - hl) & ~7, payloadLen - offset);
+      const piece = new Uint8Array(ETH_HLEN + hl + len);
+      piece.set(frame.subarray(dataStart + offset, dataStart + offset + len), ETH_HLEN + hl);
+      ip.totalLength = hl + len;
       ip.fragOffset = offset;
       ip.moreFrags = offset + len < payloadLen;
       emitIpv4(ip, piece, ETH_HLEN);
       this.counters.Ip.FragCreates++;
       this.transmit(piece, rtype, nextHop, now);
+      ip.options = NO_OPTIONS;
+      offset += len;
     }
     this.counters.Ip.FragOKs++;
   }

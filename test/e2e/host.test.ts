@@ -62,6 +62,12 @@ describe.skipIf(skip !== null)('tapstack on a TAP device, with real clients', ()
     expect(received(r.stdout)).toBe(3);
   });
 
+  it('returns the record route option to ping -R, recording itself both ways as Linux does', async () => {
+    const r = await runIn(ns, ['ping', '-c', '1', '-W', '2', '-R', ME]);
+    expect(received(r.stdout)).toBe(1);
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain(`RR: 192.168.69.1 ${ME} ${ME} 192.168.69.1`);
+  });
+
   it('is known to the kernel by the MAC it answers ARP with', async () => {
     const r = await runIn(ns, ['ip', 'neigh', 'show', ME, 'dev', 'tap0']);
     expect(r.stdout.toLowerCase()).toContain(`lladdr ${MAC}`);

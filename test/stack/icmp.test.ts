@@ -21,6 +21,28 @@ describe('ICMP echo', () => {
     expect(c.IcmpMsg).toMatchObject({ InType8: 1, OutType0: 1 });
   });
 
+  it('returns record route and timestamp options with this host recorded on arrival and departure (RFC 1122 §3.2.2.6)', () => {
+    const h = harness();
+    // ping -R: record route with room for 9 addresses, the sender's already in (pointer 8).
+    const rr = new Uint8Array(40);
+    rr.set([7, 39, 8, 192, 168, 69, 1]);
+    h.input(ipv4Frame(echoRequest(1, 1, bytes(8)), { options: rr }));
+    const d = decode(h.tx()[0]!);
+    const o = d.ip!.options;
+    expect([...o.subarray(0, 3)]).toEqual([7, 39, 16]);
+    expect([...o.subarray(3, 15)]).toEqual([192, 168, 69, 1, 192, 168, 69, 2, 192, 168, 69, 2]);
+    expect(d.payload).toEqual(bytes(8));
+
+    // ping -T tsandaddr: address + timestamp pairs.
+    const ts = new Uint8Array(40);
+    ts.set([68, 36, 5, 1]);
+    h.input(ipv4Frame(echoRequest(1, 2, bytes(8)), { options: ts }));
+    const t = decode(h.tx()[0]!).ip!.options;
+    expect([...t.subarray(0, 4)]).toEqual([68, 36, 21, 1]);
+    expect([...t.subarray(4, 8)]).toEqual([192, 168, 69, 2]);
+    expect([...t.subarray(12, 16)]).toEqual([192, 168, 69, 2]);
+  });
+
   it('drops a bad ICMP checksum as ICMP_CSUM (InCsumErrors, InErrors)', () => {
     const h = harness();
     const f = ipv4Frame(echoRequest(1, 1, bytes(8)));
