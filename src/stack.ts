@@ -13,7 +13,7 @@
 import { RealClock, type Clock } from './core/clock.js';
 import { makeConfig, type DeepPartial, type StackConfig } from './core/config.js';
 import { Counters, type CountersSnapshot } from './core/counters.js';
-import { CONSUMED, DropCounts, type Verdict } from './core/drop.js';
+import { CONSUMED, DropCounts, type DropRow, type Verdict } from './core/drop.js';
 import { cryptoRandom, type Random } from './core/random.js';
 import type { LinkStats, Link } from './dev/device.js';
 import { Arp } from './eth/arp.js';
@@ -141,6 +141,7 @@ export class Stack {
    * was dropped (counted in `drops()`).
    */
   input(frame: Uint8Array, now: number): Verdict {
+    this.dropCounts.now = now;
     const verdict = this.eth.input(frame, now);
     if (verdict !== CONSUMED) this.dropCounts.count(verdict);
     return verdict;
@@ -148,6 +149,7 @@ export class Stack {
 
   /** Runs every timer that is due at `now`. */
   poll(now: number): void {
+    this.dropCounts.now = now;
     this.neigh.poll(now);
     this.ipv4.poll(now);
     this.tcpLayer.poll(now);
@@ -200,6 +202,11 @@ export class Stack {
   /** Drop reason → count, for every reason seen. */
   drops(): Record<string, number> {
     return this.dropCounts.snapshot();
+  }
+
+  /** Drops by stage and reason, with the time of the last one, most frequent first (like `dropwatch`). */
+  dropTable(): DropRow[] {
+    return this.dropCounts.table();
   }
 
   linkStats(): LinkStats {

@@ -124,12 +124,58 @@ export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 export const CONSUMED = 'CONSUMED';
 export type Verdict = DropReason | typeof CONSUMED;
 
-/** Counts drops by reason. A plain object so that `drops()` reads like a table. */
+/** The stages of the walk, named as in the layout of src/ (and in `tapstack drops`). */
+export const Stage = {
+  LINK: 'link',
+  ETH: 'eth',
+  ARP: 'arp',
+  NEIGH: 'neigh',
+  IPV4: 'ipv4',
+  FRAG: 'frag',
+  ICMP: 'icmp',
+  UDP: 'udp',
+  TCP: 'tcp',
+  SOCKET: 'socket',
+} as const;
+export type Stage = (typeof Stage)[keyof typeof Stage];
+
+/**
+ * How far the packet being processed has come. The receive walk is synchronous, so one
+ * variable serves every stack in the process: each stage sets it as the packet enters,
+ * and a drop reason returned up the chain is charged to the deepest stage reached.
+ * One assignment per stage: cheap enough to be always on.
+ */
+export const walk = { stage: Stage.ETH as Stage };
+
+/** One row of the drop table: where, why, how often, and when last. */
+export interface DropRow {
+  stage: Stage;
+  reason: DropReason;
+  count: number;
+  /** Time of the last one, on the stack's clock. */
+  lastAt: number;
+}
+
+/**
+ * Counts drops by reason, and by stage and reason (Linux has only the first; the second
+ * answers "where" as well as "why").
+ */
 export class DropCounts {
   private readonly counts: Record<string, number> = Object.create(null);
+  private readonly rows = new Map<string, DropRow>();
+  /** The clock of the last `receive` or `poll`, for `lastAt`. */
+  now = 0;
 
-  count(reason: DropReason): void {
+  /** Counts one drop for `reason`, charged to `stage` (by default, where the walk is). */
+  count(reason: DropReason, stage: Stage = walk.stage): void {
     this.counts[reason] = (this.counts[reason] ?? 0) + 1;
+    const key = `${stage}/${reason}`;
+    const row = this.rows.get(key);
+    if (row === undefined) this.rows.set(key, { stage, reason, count: 1, lastAt: this.now });
+    else {
+      row.count++;
+      row.lastAt = this.now;
+    }
   }
 
   get(reason: DropReason): number {
@@ -139,5 +185,10 @@ export class DropCounts {
   /** A snapshot: reason → count, only reasons seen. */
   snapshot(): Record<string, number> {
     return { ...this.counts };
+  }
+
+  /** Every (stage, reason) seen, most frequent first: a `dropwatch`-like table. */
+  table(): DropRow[] {
+    return [...this.rows.values()].map((r) => ({ ...r })).sort((a, b) => b.count - a.count);
   }
 }

@@ -7,7 +7,7 @@
  * drop reason. Egress: `output()` writes the 14-byte header into the headroom every
  * outgoing frame carries and hands the frame to the link.
  */
-import { DropReason, type Verdict } from '../core/drop.js';
+import { DropReason, Stage, walk, type Verdict } from '../core/drop.js';
 import type { Link } from '../dev/device.js';
 import { checkFcs } from '../dev/fcs.js';
 import { BROADCAST_MAC, isMulticastMac, type Mac } from '../wire/addr.js';
@@ -51,6 +51,7 @@ export class Ethernet {
   // ── ingress ──────────────────────────────────────────────────────────────
 
   input(frame: Uint8Array, now: number): Verdict {
+    walk.stage = Stage.ETH;
     const stats = this.link.stats;
     let len = frame.length;
     if (this.link.hasFcs) {

@@ -13,7 +13,7 @@
  */
 import type { StackConfig } from '../core/config.js';
 import type { NeighStats } from '../core/counters.js';
-import { DropReason, type DropCounts } from '../core/drop.js';
+import { DropReason, Stage, type DropCounts } from '../core/drop.js';
 import type { Mac } from '../wire/addr.js';
 
 export const NudState = {
@@ -82,7 +82,7 @@ export class NeighborTable {
     if (n === undefined) {
       n = this.create(addr, now);
       if (n === undefined) {
-        this.drops.count(DropReason.NEIGH_CREATEFAIL);
+        this.drops.count(DropReason.NEIGH_CREATEFAIL, Stage.NEIGH);
         return;
       }
     } else {
@@ -140,7 +140,7 @@ export class NeighborTable {
       const old = n.queue.shift()!;
       n.queueBytes -= old.length;
       this.stats.unresolved_discards++;
-      this.drops.count(DropReason.NEIGH_QUEUEFULL);
+      this.drops.count(DropReason.NEIGH_QUEUEFULL, Stage.NEIGH);
     }
   }
 
@@ -239,7 +239,7 @@ export class NeighborTable {
   /** Resolution failed: drop what waited, keep the entry a moment so a burst does not re-ask. */
   private fail(n: NeighborEntry, now: number): void {
     this.stats.res_failed++;
-    for (let i = 0; i < n.queue.length; i++) this.drops.count(DropReason.NEIGH_FAILED);
+    for (let i = 0; i < n.queue.length; i++) this.drops.count(DropReason.NEIGH_FAILED, Stage.NEIGH);
     n.queue = [];
     n.queueBytes = 0;
     this.enter(n, NudState.FAILED, now + this.cfg.retransTimeMs);

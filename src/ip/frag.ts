@@ -15,7 +15,7 @@
  */
 import type { StackConfig } from '../core/config.js';
 import type { IpExtMib, IpMib } from '../core/counters.js';
-import { CONSUMED, DropReason, type DropCounts, type Verdict } from '../core/drop.js';
+import { CONSUMED, DropReason, Stage, type DropCounts, type Verdict } from '../core/drop.js';
 import { checksum } from '../wire/checksum.js';
 import type { Ipv4Repr } from '../wire/ipv4.js';
 
@@ -155,7 +155,7 @@ export class Ipv4Reassembly {
 
   /** Gives up on a whole datagram; the fragments it held are dropped for `reason`. */
   private discard(q: FragQueue, reason: DropReason): DropReason {
-    for (let i = 0; i < q.fragments.length; i++) this.drops.count(reason);
+    for (let i = 0; i < q.fragments.length; i++) this.drops.count(reason, Stage.FRAG);
     this.release(q);
     this.ip.ReasmFails++;
     return reason;

@@ -5,7 +5,7 @@
  */
 import type { StackConfig } from '../core/config.js';
 import type { Counters, IcmpMib } from '../core/counters.js';
-import { CONSUMED, DropReason, type DropCounts, type Verdict } from '../core/drop.js';
+import { CONSUMED, DropReason, Stage, walk, type DropCounts, type Verdict } from '../core/drop.js';
 import { KeyedTokenBuckets, TokenBucket } from '../core/ratelimit.js';
 import { PacketType } from '../eth/ethernet.js';
 import { isIpv4Multicast, readIpv4, writeIpv4 } from '../wire/addr.js';
@@ -121,6 +121,7 @@ export class Icmpv4 {
   // ── ingress ──────────────────────────────────────────────────────────────
 
   input(pkt: Uint8Array, ipOff: number, ip: Ipv4Repr, rtype: RouteType, _pktType: PacketType, now: number): Verdict {
+    walk.stage = Stage.ICMP;
     const mib = this.counters.Icmp;
     mib.InMsgs++;
     const off = ipOff + ip.headerLen;
@@ -221,12 +222,12 @@ export class Icmpv4 {
     const mib = this.counters.Icmp;
     if (!this.globalLimit.take(now)) {
       mib.OutRateLimitGlobal++;
-      this.drops.count(DropReason.X_ICMP_RATELIMIT);
+      this.drops.count(DropReason.X_ICMP_RATELIMIT, Stage.ICMP);
       return;
     }
     if (!this.hostLimit.take(ip.src, now)) {
       mib.OutRateLimitHost++;
-      this.drops.count(DropReason.X_ICMP_RATELIMIT);
+      this.drops.count(DropReason.X_ICMP_RATELIMIT, Stage.ICMP);
       return;
     }
 

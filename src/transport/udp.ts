@@ -9,7 +9,7 @@
  */
 import type { StackConfig } from '../core/config.js';
 import type { UdpMib } from '../core/counters.js';
-import { CONSUMED, DropReason, type DropCounts, type Verdict } from '../core/drop.js';
+import { CONSUMED, DropReason, Stage, walk, type DropCounts, type Verdict } from '../core/drop.js';
 import type { PacketType } from '../eth/ethernet.js';
 import { TX_HEADROOM, type IcmpErrorSender, type Ipv4 } from '../ip/ipv4.js';
 import { RouteType } from '../ip/route.js';
@@ -96,6 +96,7 @@ export class Udp {
   // ── ingress ──────────────────────────────────────────────────────────────
 
   input(pkt: Uint8Array, ipOff: number, ip: Ipv4Repr, rtype: RouteType, pktType: PacketType, now: number): Verdict {
+    walk.stage = Stage.UDP;
     const off = ipOff + ip.headerLen;
     const udp = this.rx;
     const bad = parseUdp(pkt, off, ip.totalLength - ip.headerLen, ip.src, ip.dst, udp);
@@ -212,7 +213,7 @@ export class Udp {
       if (i >= 0) eps.splice(i, 1);
       if (eps.length === 0) this.ports.delete(ep.localPort);
     }
-    while (ep.shift(this.cfg.perDatagramOverhead) !== undefined) this.drops.count(DropReason.QUEUE_PURGE);
+    while (ep.shift(this.cfg.perDatagramOverhead) !== undefined) this.drops.count(DropReason.QUEUE_PURGE, Stage.SOCKET);
     ep.onReadable = null;
   }
 
