@@ -13,7 +13,8 @@
 import { RealClock, type Clock } from './core/clock.js';
 import { makeConfig, type DeepPartial, type StackConfig } from './core/config.js';
 import { Counters, type CountersSnapshot } from './core/counters.js';
-import { CONSUMED, DropCounts, type DropRow, type Verdict } from './core/drop.js';
+import { CONSUMED, DropCounts, walk, type DropRow, type Verdict } from './core/drop.js';
+import { Tracer, type PacketWalk } from './core/trace.js';
 import { cryptoRandom, type Random } from './core/random.js';
 import type { LinkStats, Link } from './dev/device.js';
 import { Arp } from './eth/arp.js';
@@ -68,6 +69,7 @@ export class Stack {
   private readonly udpLayer: Udp;
   private readonly tcpLayer: Tcp;
   private wakeup: (() => void) | null = null;
+  private tracer: Tracer | null = null;
 
   constructor(opts: StackOptions) {
     this.config = makeConfig(opts.config);
@@ -142,9 +144,28 @@ export class Stack {
    */
   input(frame: Uint8Array, now: number): Verdict {
     this.dropCounts.now = now;
+    const tracer = this.tracer !== null && this.tracer.begin(frame) ? this.tracer : null;
+    walk.tracer = tracer;
     const verdict = this.eth.input(frame, now);
     if (verdict !== CONSUMED) this.dropCounts.count(verdict);
+    if (tracer !== null) {
+      walk.tracer = null;
+      tracer.end(verdict);
+    }
     return verdict;
+  }
+
+  /**
+   * Traces the walk of every received packet `filter` matches (a pcap-filter subset, see
+   * core/filter.ts): `onWalk` gets the stages with their times, the verdict and what was
+   * sent in answer. Returns the function that stops tracing. Throws on a bad filter.
+   */
+  trace(onWalk: (w: PacketWalk) => void, filter?: string): () => void {
+    const tracer = new Tracer({ onWalk, now: () => this.clock.now(), ...(filter !== undefined && { filter }) });
+    this.tracer = tracer;
+    return () => {
+      if (this.tracer === tracer) this.tracer = null;
+    };
   }
 
   /** Runs every timer that is due at `now`. */

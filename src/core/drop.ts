@@ -145,7 +145,14 @@ export type Stage = (typeof Stage)[keyof typeof Stage];
  * and a drop reason returned up the chain is charged to the deepest stage reached.
  * One assignment per stage: cheap enough to be always on.
  */
-export const walk = { stage: Stage.ETH as Stage };
+export const walk: { stage: Stage; tracer: WalkTracer | null } = { stage: Stage.ETH, tracer: null };
+
+/** What a tracer (core/trace.ts) does at each stage boundary. */
+export interface WalkTracer {
+  step(stage: Stage): void;
+  /** A frame the stack sends while the traced packet is being handled. */
+  sent(frame: Uint8Array): void;
+}
 
 /** One row of the drop table: where, why, how often, and when last. */
 export interface DropRow {

@@ -5,7 +5,8 @@
  * sender; replies and requests for others only refresh entries we already have.
  */
 import type { ArpMib } from '../core/counters.js';
-import { CONSUMED, DropReason, Stage, walk, type Verdict } from '../core/drop.js';
+import { CONSUMED, DropReason, Stage, type Verdict } from '../core/drop.js';
+import { enter } from '../core/trace.js';
 import { BROADCAST_MAC, IPV4_BROADCAST, isIpv4Multicast, isMulticastMac, type Ipv4Addr, type Mac } from '../wire/addr.js';
 import { ARPOP_REPLY, ARPOP_REQUEST, ARP_LEN, emitArp, newArpRepr, parseArp } from '../wire/arp.js';
 import { ETH_HLEN, ETH_P_ARP } from '../wire/ethernet.js';
@@ -27,7 +28,7 @@ export class Arp {
   // ── ingress ──────────────────────────────────────────────────────────────
 
   input(frame: Uint8Array, off: number, len: number, pktType: PacketType, now: number): Verdict {
-    walk.stage = Stage.ARP;
+    enter(Stage.ARP);
     const arp = this.rx;
     const bad = parseArp(frame, off, len, arp);
     if (bad !== undefined) return bad;

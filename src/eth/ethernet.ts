@@ -8,6 +8,7 @@
  * outgoing frame carries and hands the frame to the link.
  */
 import { DropReason, Stage, walk, type Verdict } from '../core/drop.js';
+import { enter } from '../core/trace.js';
 import type { Link } from '../dev/device.js';
 import { checkFcs } from '../dev/fcs.js';
 import { BROADCAST_MAC, isMulticastMac, type Mac } from '../wire/addr.js';
@@ -51,7 +52,7 @@ export class Ethernet {
   // ── ingress ──────────────────────────────────────────────────────────────
 
   input(frame: Uint8Array, now: number): Verdict {
-    walk.stage = Stage.ETH;
+    enter(Stage.ETH);
     const stats = this.link.stats;
     let len = frame.length;
     if (this.link.hasFcs) {
@@ -121,6 +122,7 @@ export class Ethernet {
     eth.dst = dst;
     eth.etherType = etherType;
     emitEthernet(eth, frame, 0);
+    walk.tracer?.sent(frame);
     this.link.send(frame);
   }
 }

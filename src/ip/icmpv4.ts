@@ -5,7 +5,8 @@
  */
 import type { StackConfig } from '../core/config.js';
 import type { Counters, IcmpMib } from '../core/counters.js';
-import { CONSUMED, DropReason, Stage, walk, type DropCounts, type Verdict } from '../core/drop.js';
+import { CONSUMED, DropReason, Stage, type DropCounts, type Verdict } from '../core/drop.js';
+import { enter } from '../core/trace.js';
 import { KeyedTokenBuckets, TokenBucket } from '../core/ratelimit.js';
 import { PacketType } from '../eth/ethernet.js';
 import { isIpv4Multicast, readIpv4, writeIpv4 } from '../wire/addr.js';
@@ -121,7 +122,7 @@ export class Icmpv4 {
   // ── ingress ──────────────────────────────────────────────────────────────
 
   input(pkt: Uint8Array, ipOff: number, ip: Ipv4Repr, rtype: RouteType, _pktType: PacketType, now: number): Verdict {
-    walk.stage = Stage.ICMP;
+    enter(Stage.ICMP);
     const mib = this.counters.Icmp;
     mib.InMsgs++;
     const off = ipOff + ip.headerLen;

@@ -9,7 +9,8 @@
  */
 import type { StackConfig } from '../core/config.js';
 import type { Counters } from '../core/counters.js';
-import { CONSUMED, DropReason, Stage, walk, type DropCounts, type Verdict } from '../core/drop.js';
+import { CONSUMED, DropReason, Stage, type DropCounts, type Verdict } from '../core/drop.js';
+import { enter } from '../core/trace.js';
 import type { Link } from '../dev/device.js';
 import { PacketType, type Ethernet } from '../eth/ethernet.js';
 import type { NeighborTable } from '../eth/neighbor.js';
@@ -100,7 +101,7 @@ export class Ipv4 {
   // ── ingress ──────────────────────────────────────────────────────────────
 
   input(pkt: Uint8Array, off: number, len: number, pktType: PacketType, now: number): Verdict {
-    walk.stage = Stage.IPV4;
+    enter(Stage.IPV4);
     const mib = this.counters.Ip;
     const ext = this.counters.IpExt;
     mib.InReceives++;
@@ -145,7 +146,7 @@ export class Ipv4 {
     }
 
     if (ip.moreFrags || ip.fragOffset !== 0) {
-      walk.stage = Stage.FRAG;
+      enter(Stage.FRAG);
       const whole = this.reassembly.add(pkt, off, ip, now);
       if (typeof whole === 'string') return whole;
       parseIpv4(whole, 0, whole.length, ip);

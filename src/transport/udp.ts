@@ -9,7 +9,8 @@
  */
 import type { StackConfig } from '../core/config.js';
 import type { UdpMib } from '../core/counters.js';
-import { CONSUMED, DropReason, Stage, walk, type DropCounts, type Verdict } from '../core/drop.js';
+import { CONSUMED, DropReason, Stage, type DropCounts, type Verdict } from '../core/drop.js';
+import { enter } from '../core/trace.js';
 import type { PacketType } from '../eth/ethernet.js';
 import { TX_HEADROOM, type IcmpErrorSender, type Ipv4 } from '../ip/ipv4.js';
 import { RouteType } from '../ip/route.js';
@@ -96,7 +97,7 @@ export class Udp {
   // ── ingress ──────────────────────────────────────────────────────────────
 
   input(pkt: Uint8Array, ipOff: number, ip: Ipv4Repr, rtype: RouteType, pktType: PacketType, now: number): Verdict {
-    walk.stage = Stage.UDP;
+    enter(Stage.UDP);
     const off = ipOff + ip.headerLen;
     const udp = this.rx;
     const bad = parseUdp(pkt, off, ip.totalLength - ip.headerLen, ip.src, ip.dst, udp);
@@ -126,6 +127,7 @@ export class Udp {
       return DropReason.SOCKET_RCVBUFF;
     }
     const data = pkt.slice(off + UDP_HLEN, off + UDP_HLEN + len);
+    enter(Stage.SOCKET);
     ep.push({ data, address: ip.src, port: udp.srcPort }, cost);
     this.schedule(ep);
     return CONSUMED;

@@ -5,7 +5,8 @@
  * security, SYN, ACK, URG, segment text, FIN — with RFC 5961's challenge ACKs and
  * RFC 7323's PAWS where they amend the original text.
  */
-import { CONSUMED, DropReason, Stage, walk, type Verdict } from '../../core/drop.js';
+import { CONSUMED, DropReason, Stage, type Verdict } from '../../core/drop.js';
+import { enter } from '../../core/trace.js';
 import { PacketType } from '../../eth/ethernet.js';
 import { RouteType } from '../../ip/route.js';
 import type { Ipv4Repr } from '../../wire/ipv4.js';
@@ -31,7 +32,7 @@ const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 export function segmentArrives(
   tcp: Tcp, pkt: Uint8Array, ipOff: number, ip: Ipv4Repr, rtype: RouteType, pktType: PacketType, now: number,
 ): Verdict {
-  walk.stage = Stage.TCP;
+  enter(Stage.TCP);
   const mib = tcp.mib;
   // TCP is unicast only: a broadcast or multicast segment is never answered (RFC 1122 §4.2.3.10).
   if (rtype !== RouteType.LOCAL || (pktType !== PacketType.HOST && pktType !== PacketType.LOOPBACK)) {

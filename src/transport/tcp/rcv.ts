@@ -7,7 +7,8 @@
  * second full-sized segment, and for the first segments of a connection; otherwise
  * wait up to `delackMs` for data going the other way to carry the ACK.
  */
-import { CONSUMED, DropReason, type Verdict } from '../../core/drop.js';
+import { CONSUMED, DropReason, Stage, type Verdict } from '../../core/drop.js';
+import { enter } from '../../core/trace.js';
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt, type Seq } from './seq.js';
 import { Wake, type Tcb } from './tcb.js';
 import type { Tcp } from './tcp.js';
@@ -55,6 +56,7 @@ export function receiveText(tcp: Tcp, tcb: Tcb, seq: Seq, data: Uint8Array, fin:
 
   const hadGap = !tcb.ofo.empty;
   if (data.length > 0) {
+    enter(Stage.SOCKET);
     tcb.rcvBuf.push(data.slice());
     tcb.rcvNxt = seqAdd(tcb.rcvNxt, data.length);
     tcb.unackedBytes += data.length;

@@ -1,0 +1,94 @@
+/**
+ * Packet walk tracing: where a packet went, stage by stage, and how long each stage took —
+ * like `pwru`, for the whole path from the link to the socket. Stages call `enter(stage)`
+ * as a packet reaches them; with no tracer attached that is one assignment.
+ *
+ * A `Tracer` attached to the walk sees, for each received frame its filter accepts, the
+ * stages in order with their times, the verdict, and the frames sent while the packet was
+ * being handled (an echo reply, an ICMP error, an ACK).
+ */
+import { Stage, walk } from './drop.js';
+import { compileFilter, summarize, type FrameSummary } from './filter.js';
+
+/** Marks that the packet being processed has reached `stage`. */
+export function enter(stage: Stage): void {
+  walk.stage = stage;
+  if (walk.tracer !== null) walk.tracer.step(stage);
+}
+
+/** One packet's walk. */
+export interface PacketWalk {
+  /** Sequence number of the packet among those traced. */
+  id: number;
+  /** Received at, on the tracer's clock (ms). */
+  at: number;
+  /** One line about the frame: protocol, addresses, ports, length. */
+  summary: string;
+  /** Stages in the order the packet reached them, with the time spent in each (ms). */
+  stages: { stage: Stage; at: number; spent: number }[];
+  /** CONSUMED, or the drop reason. */
+  verdict: string;
+  /** The frames the stack sent while handling this one. */
+  sent: string[];
+}
+
+export interface TracerOptions {
+  /** A pcap-filter subset (see filter.ts); all packets when absent. */
+  filter?: string;
+  /** A clock with sub-millisecond resolution for stage timings. */
+  now: () => number;
+  /** Called with each finished walk. */
+  onWalk: (w: PacketWalk) => void;
+}
+
+export class Tracer {
+  private readonly match: (s: FrameSummary) => boolean;
+  private current: PacketWalk | null = null;
+  private nextId = 1;
+
+  constructor(private readonly opts: TracerOptions) {
+    this.match = compileFilter(opts.filter ?? '');
+  }
+
+  /** A frame enters the walk; returns whether it is traced. */
+  begin(frame: Uint8Array): boolean {
+    const s = summarize(frame);
+    if (!this.match(s)) return false;
+    const at = this.opts.now();
+    this.current = { id: this.nextId++, at, summary: s.text, stages: [{ stage: Stage.LINK, at, spent: 0 }], verdict: '', sent: [] };
+    return true;
+  }
+
+  step(stage: Stage): void {
+    const w = this.current;
+    if (w === null) return;
+    const at = this.opts.now();
+    const last = w.stages[w.stages.length - 1]!;
+    last.spent = at - last.at;
+    w.stages.push({ stage, at, spent: 0 });
+  }
+
+  /** A frame the stack transmits while the traced packet is being handled. */
+  sent(frame: Uint8Array): void {
+    this.current?.sent.push(summarize(frame).text);
+  }
+
+  end(verdict: string): void {
+    const w = this.current;
+    if (w === null) return;
+    this.current = null;
+    const last = w.stages[w.stages.length - 1]!;
+    last.spent = this.opts.now() - last.at;
+    w.verdict = verdict;
+    this.opts.onWalk(w);
+  }
+}
+
+/** A walk as one readable block, like pwru's output. */
+export function formatWalk(w: PacketWalk): string {
+  const lines = [`#${w.id} ${w.summary}`];
+  for (const s of w.stages) lines.push(`  ${s.stage.padEnd(6)} ${(s.spent * 1000).toFixed(1).padStart(8)} µs`);
+  lines.push(`  => ${w.verdict === 'CONSUMED' ? 'consumed' : `dropped: ${w.verdict} at ${w.stages[w.stages.length - 1]!.stage}`}`);
+  for (const s of w.sent) lines.push(`  sent ${s}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { udpEcho } from '../../src/services/echo.js';
+import { tcpEcho } from '../../src/services/tcp.js';
+import { formatWalk, type PacketWalk } from '../../src/core/trace.js';
+import { ETH_HLEN } from '../../src/wire/ethernet.js';
+import { emitTcp } from '../../src/wire/tcp.js';
+import { PEER, US, bytes, echoRequest, harness, ipv4Frame, udpFrame } from '../helpers/packets.js';
+
+function syn(dstPort: number): Uint8Array {
+  const seg = new Uint8Array(20);
+  emitTcp({ srcPort: 40000, dstPort, seq: 1, ack: 0, flags: 0x02, window: 1000 }, {}, seg, 0, 0, PEER.ip, US.ip);
+  return ipv4Frame(seg, { protocol: 6 });
+}
+
+describe('packet walk tracing', () => {
+  it('follows an echo request through every stage and shows the reply it caused', () => {
+    const h = harness();
+    const walks: PacketWalk[] = [];
+    h.stack.trace((w) => walks.push(w));
+    h.input(ipv4Frame(echoRequest(7, 1, bytes(56))));
+    expect(walks).toHaveLength(1);
+    const w = walks[0]!;
+    expect(w.stages.map((s) => s.stage)).toEqual(['link', 'eth', 'ipv4', 'icmp']);
+    expect(w.verdict).toBe('CONSUMED');
+    expect(w.summary).toBe('ICMP 192.168.69.1 > 192.168.69.2 type 8 code 0 len 84');
+    expect(w.sent).toEqual(['ICMP 192.168.69.2 > 192.168.69.1 type 0 code 0 len 84']);
+    expect(formatWalk(w)).toContain('=> consumed');
+  });
+
+  it('shows where a packet was dropped and why', () => {
+    const h = harness();
+    const walks: PacketWalk[] = [];
+    h.stack.trace((w) => walks.push(w));
+    const bad = ipv4Frame(echoRequest(7, 1, bytes(8)));
+    bad[ETH_HLEN + 10]! ^= 1;
+    h.input(bad);
+    expect(walks[0]!.stages.map((s) => s.stage)).toEqual(['link', 'eth', 'ipv4']);
+    expect(formatWalk(walks[0]!)).toContain('=> dropped: IP_CSUM at ipv4');
+  });
+
+  it('reaches the socket queue for UDP and TCP data, and shows the SYN-ACK a SYN caused', () => {
+    const h = harness();
+    udpEcho(h.stack, 7);
+    tcpEcho(h.stack, 7);
+    const walks: PacketWalk[] = [];
+    h.stack.trace((w) => walks.push(w));
+    h.input(udpFrame(4000, 7, bytes(5)));
+    h.input(syn(7));
+    expect(walks[0]!.stages.map((s) => s.stage)).toEqual(['link', 'eth', 'ipv4', 'udp', 'socket']);
+    expect(walks[1]!.stages.map((s) => s.stage)).toEqual(['link', 'eth', 'ipv4', 'tcp']);
+    expect(walks[1]!.sent).toEqual([expect.stringMatching(/^TCP 192\.168\.69\.2:7 > 192\.168\.69\.1:40000 \[S\.\]/)]);
+  });
+
+  it('traces only what the filter selects, and stops when asked', () => {
+    const h = harness();
+    const walks: PacketWalk[] = [];
+    const stop = h.stack.trace((w) => walks.push(w), 'udp and dst port 9');
+    h.input(ipv4Frame(echoRequest(7, 1, bytes(8))));
+    h.input(udpFrame(4000, 8, bytes(5)));
+    h.input(udpFrame(4000, 9, bytes(5)));
+    expect(walks.map((w) => w.summary)).toEqual(['UDP 192.168.69.1:4000 > 192.168.69.2:9 len 5']);
+    stop();
+    h.input(udpFrame(4000, 9, bytes(5)));
+    expect(walks).toHaveLength(1);
+  });
+
+  it('refuses a filter it cannot parse, saying why', () => {
+    const h = harness();
+    expect(() => h.stack.trace(() => {}, 'udp and port eighty')).toThrow(/"eighty" is not a port/);
+    expect(() => h.stack.trace(() => {}, 'frobnicate')).toThrow(/unknown word "frobnicate"/);
+  });
+});
