@@ -12,7 +12,11 @@ export { run, type Running } from './driver.js';
 export { ManualClock, RealClock, type Clock } from './core/clock.js';
 export { DEFAULT_CONFIG, type StackConfig } from './core/config.js';
 export { DropReason, CONSUMED, type Verdict } from './core/drop.js';
-export { formatSnmp, type CountersSnapshot } from './core/counters.js';
+export type { CountersSnapshot } from './core/counters.js';
+export {
+  formatProcNetSnmp, formatProcNetNetstat, formatNetstatS, formatNstat, formatEthtoolS, Nstat,
+  type NstatOptions,
+} from './core/report.js';
 export { seededRandom } from './core/random.js';
 export type { Link, LinkStats } from './dev/device.js';
 export { TapLink } from './dev/tap.js';
@@ -20,3 +24,5 @@ export { MemoryLink } from './dev/memory.js';
 export { FaultyLink } from './dev/fault.js';
 export { PcapWriter, capture } from './dev/pcap.js';
 export { UdpSocket, type RemoteInfo, type UdpMessage } from './user/dgram.js';
+export { formatSockets, formatTcpInfo, formatTcpLife, type SocketRow, type SocketTimer, type SsOptions } from './core/ss.js';
+export { TcpCaState, type LifeRecord, type TcpInfo } from './transport/tcp/info.js';

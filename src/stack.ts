@@ -15,6 +15,8 @@ import { makeConfig, type DeepPartial, type StackConfig } from './core/config.js
 import { Counters, type CountersSnapshot } from './core/counters.js';
 import { CONSUMED, DropCounts, walk, type DropRow, type Verdict } from './core/drop.js';
 import { Tracer, type PacketWalk } from './core/trace.js';
+import { compileFilter, summarize, type FrameSummary } from './core/filter.js';
+import { verdictComment } from './dev/pcapng.js';
 import { cryptoRandom, type Random } from './core/random.js';
 import type { LinkStats, Link } from './dev/device.js';
 import { Arp } from './eth/arp.js';
@@ -29,7 +31,12 @@ import { TcpServer, TcpSocket, type ConnectOptions, type TcpHost, type TcpSocket
 import { UdpSocket, type SocketOptions, type UdpHost } from './user/dgram.js';
 import { formatIpv4, ipv4MulticastMac, parseCidr, parseIpv4, parseMac, type Mac } from './wire/addr.js';
 import { stateName } from './transport/tcp/tcb.js';
+import { tcpInfo, type LifeRecord, type TcpInfo } from './transport/tcp/info.js';
+import type { SocketRow } from './core/ss.js';
 import { ETH_P_IP } from './wire/ethernet.js';
+
+/** Sees a frame going in or out, with a comment on what became of it. */
+export type FrameObserver = (frame: Uint8Array, direction: 'in' | 'out', comment: string) => void;
 
 export interface StackOptions {
   link: Link;
@@ -70,6 +77,9 @@ export class Stack {
   private readonly tcpLayer: Tcp;
   private wakeup: (() => void) | null = null;
   private tracer: Tracer | null = null;
+  private capturer: { match: (s: FrameSummary) => boolean; onFrame: FrameObserver; held: Uint8Array[] } | null = null;
+  /** A received frame is being walked (frames sent now are its answers). */
+  private receiving = false;
 
   constructor(opts: StackOptions) {
     this.config = makeConfig(opts.config);
@@ -146,13 +156,42 @@ export class Stack {
     this.dropCounts.now = now;
     const tracer = this.tracer !== null && this.tracer.begin(frame) ? this.tracer : null;
     walk.tracer = tracer;
+    this.receiving = true;
     const verdict = this.eth.input(frame, now);
+    this.receiving = false;
     if (verdict !== CONSUMED) this.dropCounts.count(verdict);
     if (tracer !== null) {
       walk.tracer = null;
       tracer.end(verdict);
     }
+    const capturer = this.capturer;
+    if (capturer !== null) {
+      if (capturer.match(summarize(frame))) capturer.onFrame(frame, 'in', verdictComment(verdict, walk.stage));
+      // What this frame made us send comes after it in the capture.
+      for (const f of capturer.held) capturer.onFrame(f, 'out', 'sent');
+      capturer.held.length = 0;
+    }
     return verdict;
+  }
+
+  /**
+   * Hands every frame `filter` matches to `onFrame` with its direction and, for received
+   * frames, its verdict as text ("delivered (socket)", "dropped: NO_SOCKET (udp)") — what
+   * `tapstack capture` writes as pcapng comments. Returns the function that stops it.
+   */
+  capture(onFrame: FrameObserver, filter?: string): () => void {
+    const capturer = { match: compileFilter(filter ?? ''), onFrame, held: [] as Uint8Array[] };
+    this.capturer = capturer;
+    this.eth.onSend = (frame) => {
+      if (!capturer.match(summarize(frame))) return;
+      if (this.receiving) capturer.held.push(frame);
+      else onFrame(frame, 'out', 'sent');
+    };
+    return () => {
+      if (this.capturer !== capturer) return;
+      this.capturer = null;
+      this.eth.onSend = null;
+    };
   }
 
   /**
@@ -214,6 +253,33 @@ export class Stack {
   }
 
   // ── looking inside ───────────────────────────────────────────────────────
+
+  /**
+   * Every socket, like `ss -tuan`: TCP listeners and connections (each connection with its
+   * tcp_info in `info` and its pending timer), then bound UDP sockets. `formatSockets` prints them.
+   */
+  sockets(): SocketRow[] {
+    const now = this.clock.now();
+    return [...this.tcpLayer.sockets(now), ...this.udpLayer.sockets()];
+  }
+
+  /**
+   * tcp_info of the connection whose local end is `local` (`address:port`) and, if given,
+   * whose remote end is `remote`: the first such connection, or undefined if there is none.
+   */
+  tcpInfo(local: string, remote?: string): TcpInfo | undefined {
+    for (const t of this.tcpLayer.conns.values()) {
+      if (`${formatIpv4(t.localAddr)}:${t.localPort}` !== local) continue;
+      if (remote !== undefined && `${formatIpv4(t.remoteAddr)}:${t.remotePort}` !== remote) continue;
+      return tcpInfo(t, this.clock.now());
+    }
+    return undefined;
+  }
+
+  /** The tcplife log: the last 1000 TCP connections that closed, oldest first. */
+  tcpLife(): LifeRecord[] {
+    return this.tcpLayer.life.list();
+  }
 
   /** SNMP counters with Linux's names (`Ip`, `IpExt`, `Icmp`, `IcmpMsg`, `Udp`, …). */
   counters(): CountersSnapshot {

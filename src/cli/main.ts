@@ -5,7 +5,15 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { RealClock } from '../core/clock.js';
-import { formatSnmp } from '../core/counters.js';
+import type { CountersSnapshot } from '../core/counters.js';
+import type { DropRow } from '../core/drop.js';
+import { formatEthtoolS, formatNetstatS, formatNstat, formatProcNetNetstat, formatProcNetSnmp } from '../core/report.js';
+import { formatWalk, type PacketWalk } from '../core/trace.js';
+import { formatSockets, formatTcpLife, type SocketRow } from '../core/ss.js';
+import type { LifeRecord } from '../transport/tcp/info.js';
+import type { LinkStats } from '../dev/device.js';
+import { PcapngWriter } from '../dev/pcapng.js';
+import { controlPath, request, serveControl, type ControlRequest } from './control.js';
 import { TapLink } from '../dev/tap.js';
 import { capture, PcapWriter } from '../dev/pcap.js';
 import type { Link } from '../dev/device.js';
@@ -99,6 +107,8 @@ function up(o: UpOptions): void {
   }
 
   const stack = createStack({ link, ipv4: o.ip, gateway, mac: o.mac, clock });
+  const socketPath = controlPath(tap.name, o.netns);
+  const closeControl = serveControl(stack, socketPath);
   udpEcho(stack, 7);
   tcpEcho(stack, 7);
   tcpDiscard(stack, 9);
@@ -117,6 +127,8 @@ function up(o: UpOptions): void {
       `  echo hello | ${inNs}nc -u -w 1 ${me} 7   # UDP echo\n` +
       `  ${inNs}curl http://${me}/            # HTTP over tapstack's TCP\n` +
       `  ${inNs}nc ${me} 7                     # TCP echo; 9 discards, 19 is chargen\n` +
+      `watch it: tapstack stat|ss|drops|trace|capture${o.netns === undefined ? '' : ` --netns ${o.netns}`}` +
+      `${o.tap === 'tap0' ? '' : ` --tap ${o.tap}`}   (control socket ${socketPath})\n` +
       `Ctrl-C stops it.\n`,
   );
 
@@ -125,12 +137,13 @@ function up(o: UpOptions): void {
     if (stopping) return;
     stopping = true;
     running.stop();
+    closeControl();
     pcap?.close();
     tap.close();
     cleanupNetns();
-    process.stdout.write(`\n${formatSnmp(stack.counters())}`);
-    const drops = Object.entries(stack.drops());
-    if (drops.length > 0) process.stdout.write(`drops: ${drops.map(([r, n]) => `${r}=${n}`).join(' ')}\n`);
+    process.stdout.write(`\n${formatProcNetSnmp(stack.counters())}`);
+    const drops = stack.dropTable();
+    if (drops.length > 0) process.stdout.write(`drops: ${drops.map((d) => `${d.stage}/${d.reason}=${d.count}`).join(' ')}\n`);
     process.exit(0);
   };
   process.on('SIGINT', stop);
@@ -158,11 +171,102 @@ export function main(argv: string[]): void {
     .option('--no-configure', "leave the kernel's side of the tap alone")
     .action((o: UpOptions) => up(o));
 
+  const where = (cmd: Command): Command =>
+    cmd
+      .option('--tap <name>', 'the tap of the instance to talk to', ifnameArg, 'tap0')
+      .option('--netns <name>', 'the namespace the instance was started with', netnsArg)
+      .option('--socket <path>', 'the control socket (default: from --tap and --netns)')
+      .option('--json', 'print JSON');
+
+  where(program.command('stat').description('counters, like /proc/net/snmp, netstat -s, nstat, ethtool -S'))
+    .option('--format <format>', 'netstat-s | snmp | netstat | nstat | ethtool', formatArg, 'netstat-s')
+    .action((o: ClientOptions & { format: string }) => client(o, { cmd: 'stat', nstat: o.format === 'nstat' }, (v) => {
+      const counters = v['counters'] as CountersSnapshot;
+      const link = v['link'] as { name: string; stats: LinkStats };
+      if (o.json) return print(JSON.stringify(v));
+      switch (o.format) {
+        case 'snmp': return print(formatProcNetSnmp(counters));
+        case 'netstat': return print(formatProcNetNetstat(counters));
+        case 'nstat': return print(formatNstat(v['delta'] as Record<string, number>));
+        case 'ethtool': return print(formatEthtoolS(link.name, link.stats));
+        default: return print(formatNetstatS(counters));
+      }
+    }));
+
+  where(program.command('ss').description('sockets, like ss -tuan; -i adds TCP_INFO, -o timers, --life the tcplife log'))
+    .option('-i, --info', 'TCP internals per connection (rtt, cwnd, ssthresh, windows, retransmits…)')
+    .option('-o, --timers', 'timer information')
+    .option('--life', 'closed connections, like tcplife')
+    .action((o: ClientOptions & { info?: boolean; timers?: boolean; life?: boolean }) => client(o, { cmd: 'ss' }, (v) => {
+      if (o.json) return print(JSON.stringify(o.life ? v['life'] : v['sockets']));
+      if (o.life) return print(formatTcpLife(v['life'] as LifeRecord[]));
+      print(formatSockets(v['sockets'] as SocketRow[], {
+        info: o.info === true, timers: o.timers === true, numeric: true,
+      }));
+    }));
+
+  where(program.command('drops').description('drops by stage and reason, like dropwatch'))
+    .action((o: ClientOptions) => client(o, { cmd: 'drops' }, (v) => {
+      const rows = v['drops'] as DropRow[];
+      if (o.json) return print(JSON.stringify(rows));
+      print(`${'Stage'.padEnd(8)}${'Reason'.padEnd(26)}${'Count'.padStart(10)}\n`);
+      for (const r of rows) print(`${r.stage.padEnd(8)}${r.reason.padEnd(26)}${String(r.count).padStart(10)}\n`);
+    }));
+
+  where(program.command('trace').description("each matching packet's walk through the stages, like pwru"))
+    .argument('[filter...]', 'a pcap-filter subset: arp ip icmp udp tcp, [src|dst] host A, [src|dst] port N, and/or/not')
+    .option('-c, --count <n>', 'stop after n packets', intArg(1, 1_000_000))
+    .action((filter: string[], o: ClientOptions & { count?: number }) => client(o, {
+      cmd: 'trace', filter: filter.join(' '), ...(o.count !== undefined && { count: o.count }),
+    }, (v) => print(o.json ? `${JSON.stringify(v['walk'])}\n` : `${formatWalk(v['walk'] as PacketWalk)}\n`)));
+
+  where(program.command('capture').description('write pcapng whose frame comments say what became of each frame'))
+    .argument('[filter...]', 'a pcap-filter subset, as for trace')
+    .requiredOption('-w, --write <file>', 'the pcapng file to write')
+    .option('-c, --count <n>', 'stop after n frames', intArg(1, 100_000_000))
+    .action((filter: string[], o: ClientOptions & { write: string; count?: number }) => {
+      const out = PcapngWriter.open(o.write, { interfaceName: o.tap, comment: 'tapstack capture with verdicts' });
+      const done = (): void => out.close();
+      process.on('SIGINT', () => {
+        done();
+        process.exit(0);
+      });
+      return client(o, { cmd: 'capture', filter: filter.join(' '), ...(o.count !== undefined && { count: o.count }) }, (v) => {
+        out.write(Buffer.from(v['frame'] as string, 'base64'), v['at'] as number, v['comment'] as string, v['dir'] as 'in' | 'out');
+      }).finally(done);
+    });
+
   try {
     program.parse(argv);
   } catch (e) {
     fail(e);
   }
+}
+
+interface ClientOptions {
+  tap: string;
+  netns?: string;
+  socket?: string;
+  json?: boolean;
+}
+
+function formatArg(value: string): string {
+  if (!['netstat-s', 'snmp', 'netstat', 'nstat', 'ethtool'].includes(value)) {
+    throw new InvalidArgumentError('expected netstat-s, snmp, netstat, nstat or ethtool');
+  }
+  return value;
+}
+
+function print(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** Sends one request to a running instance; an error reply or no instance: one line, exit 2. */
+function client(o: ClientOptions, req: ControlRequest, onLine: (v: Record<string, unknown>) => void): Promise<void> {
+  return request(o.socket ?? controlPath(o.tap, o.netns), req, (v) => {
+    if (typeof v['error'] === 'string') fail(new CliError(v['error']));
+    onLine(v);
+  }).catch((e: unknown) => fail(e instanceof Error ? new CliError(e.message) : e));
 }
 
 /** One line, exit code 2, no stack trace: for anything the user can fix. */

@@ -90,6 +90,16 @@ const NEIGH = [
 /** ARP message counts; Linux keeps none, these are ours and named plainly. */
 const ARP = ['InRequests', 'InReplies', 'OutRequests', 'OutReplies'] as const;
 
+/**
+ * The names of each MIB group in Linux's order: the order the kernel prints them in
+ * `/proc/net/snmp` and `/proc/net/netstat`. Formatters walk these lists rather than a
+ * snapshot's keys, so the output keeps Linux's column order whatever order a snapshot
+ * was built in.
+ */
+export const MIB_NAMES = {
+  Ip: IP, IpExt: IP_EXT, Icmp: ICMP, Tcp: TCP, TcpExt: TCP_EXT, Udp: UDP,
+} as const;
+
 export type IpMib = Record<(typeof IP)[number], number>;
 export type TcpMib = Record<(typeof TCP)[number], number>;
 export type TcpExtMib = Record<(typeof TCP_EXT)[number], number>;
@@ -150,18 +160,4 @@ export interface CountersSnapshot {
   Udp: UdpMib;
   Arp: ArpMib;
   Neigh: NeighStats;
-}
-
-/** `/proc/net/snmp`: for each group a line of names, then a line of values. */
-export function formatSnmp(c: CountersSnapshot): string {
-  const groups: [string, Record<string, number>][] = [
-    ['Ip', c.Ip], ['Icmp', c.Icmp], ['IcmpMsg', c.IcmpMsg], ['Tcp', c.Tcp], ['Udp', c.Udp],
-  ];
-  let out = '';
-  for (const [name, values] of groups) {
-    const keys = Object.keys(values);
-    if (keys.length === 0) continue;
-    out += `${name}: ${keys.join(' ')}\n${name}: ${keys.map((k) => values[k]).join(' ')}\n`;
-  }
-  return out;
 }

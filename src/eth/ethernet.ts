@@ -36,6 +36,8 @@ export class Ethernet {
   private readonly groups = new Set<Mac>();
   private readonly rx = newEthernetRepr();
   private readonly tx = newEthernetRepr();
+  /** Sees every frame sent (a capture); null when nobody looks. */
+  onSend: ((frame: Uint8Array) => void) | null = null;
 
   constructor(
     private readonly link: Link,
@@ -123,6 +125,7 @@ export class Ethernet {
     eth.etherType = etherType;
     emitEthernet(eth, frame, 0);
     walk.tracer?.sent(frame);
+    this.onSend?.(frame);
     this.link.send(frame);
   }
 }

@@ -10,11 +10,12 @@
 import type { StackConfig } from '../core/config.js';
 import type { UdpMib } from '../core/counters.js';
 import { CONSUMED, DropReason, Stage, type DropCounts, type Verdict } from '../core/drop.js';
+import type { SocketRow } from '../core/ss.js';
 import { enter } from '../core/trace.js';
 import type { PacketType } from '../eth/ethernet.js';
 import { TX_HEADROOM, type IcmpErrorSender, type Ipv4 } from '../ip/ipv4.js';
 import { RouteType } from '../ip/route.js';
-import type { Ipv4Addr } from '../wire/addr.js';
+import { formatIpv4, type Ipv4Addr } from '../wire/addr.js';
 import { ICMP_DEST_UNREACH, ICMP_PORT_UNREACH } from '../wire/icmpv4.js';
 import { IPPROTO_UDP, IPV4_HLEN, type Ipv4Repr } from '../wire/ipv4.js';
 import { UDP_HLEN, emitUdp, newUdpRepr, parseUdp } from '../wire/udp.js';
@@ -235,6 +236,26 @@ export class Udp {
       if (!this.inUse(port, addr)) return port;
     }
     return undefined;
+  }
+
+  // ── looking inside ───────────────────────────────────────────────────────
+
+  /**
+   * The bound sockets as `ss -u` lists them: UNCONN (we have no connected UDP sockets), Recv-Q
+   * the bytes charged to the receive queue (Linux shows its receive memory), Send-Q 0 since
+   * datagrams leave at once.
+   */
+  sockets(): SocketRow[] {
+    const rows: SocketRow[] = [];
+    for (const eps of this.ports.values()) {
+      for (const ep of eps) {
+        rows.push({
+          netid: 'udp', state: 'UNCONN', recvQ: ep.queued, sendQ: 0,
+          localAddress: formatIpv4(ep.localAddr), localPort: ep.localPort, remoteAddress: '0.0.0.0', remotePort: 0,
+        });
+      }
+    }
+    return rows;
   }
 
   // ── egress ───────────────────────────────────────────────────────────────

@@ -3,7 +3,9 @@
  * it creates and removes, real ping against it, and one-line errors for bad input.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns, tapSkipReason } from '../helpers/netns.js';
@@ -49,6 +51,7 @@ describe('bad input gets one line and exit code 2', () => {
 
 const skip = tapSkipReason();
 const canDropPrivileges = spawnSync('setpriv', ['--version']).status === 0;
+const hasTshark = spawnSync('tshark', ['--version']).status === 0;
 
 describe.skipIf(skip !== null)('tapstack up in a namespace of its own', () => {
   const name = `tapstack-cli-${process.pid}`;
@@ -75,6 +78,39 @@ describe.skipIf(skip !== null)('tapstack up in a namespace of its own', () => {
     expect(received(ping.stdout)).toBe(3);
     const big = spawnSync('ip', ['netns', 'exec', name, 'ping', '-c', '2', '-i', '0.2', '-W', '2', '-s', '4000', '192.168.69.2'], { encoding: 'utf8', timeout: 15_000 });
     expect(received(big.stdout)).toBe(2);
+
+    // The running instance answers its control socket.
+    const ctl = (args: string[]) => spawnSync(process.execPath, [cli, ...args, '--netns', name], { encoding: 'utf8', timeout: 20_000 });
+    const stat = ctl(['stat']);
+    expect(stat.status, stat.stderr).toBe(0);
+    expect(stat.stdout).toMatch(/Icmp:\n\s+\d+ ICMP messages received/);
+    expect(ctl(['stat', '--format', 'snmp']).stdout).toMatch(/^Ip: Forwarding DefaultTTL/);
+    expect(ctl(['stat', '--format', 'nstat']).stdout).toMatch(/^#kernel\nIpInReceives\s+\d+/);
+    expect(ctl(['stat', '--format', 'ethtool']).stdout).toMatch(/NIC statistics:\n\s+rx_packets: \d+/);
+    expect(JSON.parse(ctl(['stat', '--json']).stdout).counters.Icmp.InEchos).toBeGreaterThanOrEqual(5);
+    expect(ctl(['ss']).stdout).toMatch(/^Netid\s+State\s+Recv-Q\s+Send-Q[^\n]*\ntcp\s+LISTEN/);
+    expect(ctl(['drops']).stdout).toMatch(/^Stage\s+Reason\s+Count/);
+
+    // trace and capture stream while traffic flows.
+    const traced = spawn(process.execPath, [cli, 'trace', '--netns', name, '-c', '1', 'icmp'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const dir = mkdtempSync(join(tmpdir(), 'tapstack-cli-'));
+    const file = join(dir, 'c.pcapng');
+    const captured = spawn(process.execPath, [cli, 'capture', '--netns', name, '-w', file, '-c', '2', 'icmp'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let traceOut = '';
+    traced.stdout.on('data', (d: Buffer) => (traceOut += d.toString()));
+    const traceDone = new Promise((r) => traced.once('exit', r));
+    const captureDone = new Promise((r) => captured.once('exit', r));
+    await new Promise((r) => setTimeout(r, 500));
+    spawnSync('ip', ['netns', 'exec', name, 'ping', '-c', '2', '-i', '0.2', '-W', '2', '192.168.69.2'], { timeout: 15_000 });
+    await traceDone;
+    await captureDone;
+    expect(traceOut).toMatch(/^#1 ICMP 192\.168\.69\.1 > 192\.168\.69\.2 type 8/);
+    expect(traceOut).toContain('=> consumed');
+    if (hasTshark) {
+      const comments = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.comment'], { encoding: 'utf8' });
+      expect(comments.stdout.trim().split('\n')).toEqual(['delivered (icmp)', 'sent']);
+    }
+    rmSync(dir, { recursive: true, force: true });
 
     child.kill('SIGINT');
     expect(await exited).toBe(0);

@@ -70,3 +70,24 @@ describe('packet walk tracing', () => {
     expect(() => h.stack.trace(() => {}, 'frobnicate')).toThrow(/unknown word "frobnicate"/);
   });
 });
+
+describe('capture with verdicts', () => {
+  it('sees frames both ways, each received one with what became of it', () => {
+    const h = harness();
+    udpEcho(h.stack, 7);
+    const seen: [string, string][] = [];
+    const stop = h.stack.capture((_frame, dir, comment) => seen.push([dir, comment]), 'udp or icmp');
+    h.rx(udpFrame(4000, 7, bytes(5)));
+    h.input(udpFrame(4000, 9, bytes(5)));
+    h.input(ipv4Frame(echoRequest(7, 1, bytes(8)), { dst: 0xc0a84503 }));
+    stop();
+    h.input(udpFrame(4000, 9, bytes(5)));
+    expect(seen).toEqual([
+      ['in', 'delivered (socket)'],
+      ['out', 'sent'], // the echo
+      ['in', 'dropped: NO_SOCKET (udp)'],
+      ['out', 'sent'], // the port unreachable
+      ['in', 'dropped: IP_INADDRERRORS (ipv4)'],
+    ]);
+  });
+});

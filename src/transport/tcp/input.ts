@@ -59,6 +59,10 @@ export function segmentArrives(
   seg.len = len - th.headerLen;
 
   const tcb = tcp.lookup(ip.dst, th.dstPort, ip.src, th.srcPort);
+  if (tcb !== undefined) {
+    tcb.segsIn++;
+    if (seg.len > 0) tcb.dataSegsIn++;
+  }
   let verdict: Verdict;
   if (tcb === undefined) {
     const l = tcp.listener(ip.dst, th.dstPort);
@@ -141,6 +145,7 @@ function listenState(tcp: Tcp, l: Listener, now: number): Verdict {
   const th = seg.tcp;
   const tcb = tcp.newTcb(seg.dst, th.dstPort, seg.src, th.srcPort, now);
   tcb.listener = l;
+  tcb.segsIn = 1; // the SYN, which found the listener rather than this TCB
   l.pendingCount++;
   tcb.irs = seg.seq;
   tcb.rcvNxt = tcb.rcvAdvEdge = tcb.rcvWup = seqAdd(seg.seq, 1);
@@ -214,6 +219,8 @@ function cookieAck(tcp: Tcp, l: Listener, now: number): Verdict {
   }
   tcp.ext.SyncookiesRecv++;
   const tcb = tcp.newTcb(seg.dst, th.dstPort, seg.src, th.srcPort, now);
+  tcb.segsIn = 1; // this ACK, which found the listener rather than this TCB
+  if (seg.len > 0) tcb.dataSegsIn = 1;
   tcb.iss = seqAdd(seg.ack, -1);
   tcb.sndUna = tcb.sndNxt = tcb.sndMax = tcb.sndSml = seg.ack;
   tcb.sndBufSeq = seg.ack;
@@ -262,7 +269,7 @@ function synSentState(tcp: Tcp, tcb: Tcb, now: number): Verdict {
   // Second: a RST is believed only with an acceptable ACK (then: connection refused).
   if ((flags & TCP_RST) !== 0) {
     if (!hasAck) return DropReason.TCP_RESET;
-    tcp.destroy(tcb, 'ECONNREFUSED');
+    tcp.destroy(tcb, 'ECONNREFUSED', now);
     return CONSUMED;
   }
   // Fourth: the SYN.
@@ -356,16 +363,16 @@ function otherStates(tcp: Tcp, tcb: Tcb, now: number): Verdict {
     switch (tcb.state) {
       case TcpState.SYN_RECEIVED:
         // A passive open goes back to LISTEN (we just forget it); an active one was refused.
-        tcp.destroy(tcb, tcb.listener !== null ? null : 'ECONNREFUSED');
+        tcp.destroy(tcb, tcb.listener !== null ? null : 'ECONNREFUSED', now);
         break;
       case TcpState.ESTABLISHED:
       case TcpState.FIN_WAIT_1:
       case TcpState.FIN_WAIT_2:
       case TcpState.CLOSE_WAIT:
-        tcp.destroy(tcb, 'ECONNRESET');
+        tcp.destroy(tcb, 'ECONNRESET', now);
         break;
       default: // CLOSING, LAST-ACK
-        tcp.destroy(tcb, null);
+        tcp.destroy(tcb, null, now);
     }
     return CONSUMED;
   }
@@ -429,7 +436,7 @@ function otherStates(tcp: Tcp, tcb: Tcb, now: number): Verdict {
       break;
     case TcpState.LAST_ACK:
       if (finAcked) {
-        tcp.destroy(tcb, null);
+        tcp.destroy(tcb, null, now);
         return CONSUMED;
       }
       break;
@@ -559,7 +566,7 @@ function timeWaitState(tcp: Tcp, tcb: Tcb, now: number): Verdict {
   if ((flags & TCP_RST) !== 0) {
     // RFC 1337: a RST must not cut TIME-WAIT short (TIME-WAIT assassination).
     if (tcp.cfg.rfc1337 || paws) return DropReason.TCP_RESET;
-    tcp.destroy(tcb, null);
+    tcp.destroy(tcb, null, now);
     return CONSUMED;
   }
   // A new SYN beyond the old connection's sequence space (or with a newer timestamp) may
@@ -567,7 +574,7 @@ function timeWaitState(tcp: Tcp, tcb: Tcb, now: number): Verdict {
   if ((flags & TCP_SYN) !== 0 && (flags & TCP_ACK) === 0) {
     const newer = tcb.tsOk && th.hasTimestamp ? seqGt(th.tsVal, tcb.tsRecent) : seqGt(seg.seq, tcb.rcvNxt);
     if (newer) {
-      tcp.destroy(tcb, null);
+      tcp.destroy(tcb, null, now);
       const l = tcp.listener(seg.dst, th.dstPort);
       if (l !== undefined && !l.closed) return listenState(tcp, l, now);
       return closedState(tcp, now);

@@ -72,9 +72,23 @@ export function transmit(tcp: Tcp, tcb: Tcb, seq: Seq, len: number, flags: numbe
 
   const mib = tcp.mib;
   mib.OutSegs++;
+  tcb.segsOut++;
+  if (len > 0) {
+    tcb.dataSegsOut++;
+    tcb.bytesSent += len;
+    tcb.lastDataSentAt = now;
+    // Data leaving an empty pipe starts a new delivery-rate interval: the idle time before
+    // it says nothing about the path (Linux tcp_rate_skb_sent).
+    if (tcb.sndUna === tcb.sndMax) {
+      tcb.rateStartAt = now;
+      tcb.rateStartAcked = tcb.bytesAcked;
+    }
+  }
   const segEnd = seqAdd(seq, len + (syn ? 1 : 0) + ((flags & TCP_FIN) !== 0 ? 1 : 0));
   if (segEnd !== seq && seqLt(seq, tcb.sndMax)) {
     mib.RetransSegs++;
+    tcb.totalRetrans++;
+    tcb.bytesRetrans += len;
   }
   if (seqGt(segEnd, tcb.sndMax)) tcb.sndMax = segEnd;
   if (hasAck) {

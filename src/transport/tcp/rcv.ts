@@ -5,7 +5,7 @@
  * ACK policy (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2, RFC 5681 §4.2, Linux's quick-ACK):
  * ACK at once for out-of-order data, for data that fills a gap, for a FIN, for every
  * second full-sized segment, and for the first segments of a connection; otherwise
- * wait up to `delackMs` for data going the other way to carry the ACK.
+ * wait up to `delackMs` (the TCB's `ato`) for data going the other way to carry the ACK.
  */
 import { CONSUMED, DropReason, Stage, type Verdict } from '../../core/drop.js';
 import { enter } from '../../core/trace.js';
@@ -19,6 +19,10 @@ import type { Tcp } from './tcp.js';
  */
 export function receiveText(tcp: Tcp, tcb: Tcb, seq: Seq, data: Uint8Array, fin: boolean, now: number): Verdict {
   const ext = tcp.ext;
+  if (data.length > 0) {
+    tcb.lastDataRecvAt = now;
+    if (data.length > tcb.rcvMss) tcb.rcvMss = data.length;
+  }
   // Bytes we already have: cut them off (a retransmission overlapping new data).
   if (seqLt(seq, tcb.rcvNxt)) {
     const skip = seqDiff(tcb.rcvNxt, seq);
@@ -59,6 +63,7 @@ export function receiveText(tcp: Tcp, tcb: Tcb, seq: Seq, data: Uint8Array, fin:
     enter(Stage.SOCKET);
     tcb.rcvBuf.push(data.slice());
     tcb.rcvNxt = seqAdd(tcb.rcvNxt, data.length);
+    tcb.bytesReceived += data.length;
     tcb.unackedBytes += data.length;
     tcb.wake |= Wake.READABLE;
   }
@@ -68,6 +73,7 @@ export function receiveText(tcp: Tcp, tcb: Tcb, seq: Seq, data: Uint8Array, fin:
     if (skip < s.data.length) {
       tcb.rcvBuf.push(skip === 0 ? s.data : s.data.subarray(skip));
       tcb.rcvNxt = seqAdd(tcb.rcvNxt, s.data.length - skip);
+      tcb.bytesReceived += s.data.length - skip;
     }
   }
   if (fin || (tcb.ofo.finSeq !== undefined && tcb.ofo.finSeq === tcb.rcvNxt)) {
@@ -93,7 +99,7 @@ function scheduleAck(tcp: Tcp, tcb: Tcb, now: number): void {
     tcb.ackNow = true;
   } else if (!tcb.ackDelayed) {
     tcb.ackDelayed = true;
-    tcb.delackAt = now + tcp.cfg.delackMs;
+    tcb.delackAt = now + tcb.ato;
     tcp.schedule(tcb);
   }
 }

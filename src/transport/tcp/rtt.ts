@@ -53,6 +53,7 @@ export class RttEstimator {
   private _rttvar = 0;
   private _rto: number;
   private _backoffs = 0;
+  private _minRtt = Infinity;
   /** The RTO while there is no sample: initialRto, or 3 s after a retransmitted handshake (§5.7). */
   private noSampleRto: number;
 
@@ -72,6 +73,11 @@ export class RttEstimator {
   /** RTT variation (mean deviation); 0 until the first sample. */
   get rttvar(): number {
     return this._rttvar;
+  }
+
+  /** The smallest sample taken (Linux keeps a windowed minimum; this is the connection's); Infinity before any. */
+  get minRtt(): number {
+    return this._minRtt;
   }
 
   /** The retransmission timeout to arm now, back-off included. */
@@ -100,6 +106,7 @@ export class RttEstimator {
   sample(rttMs: number): void {
     // A zero RTT (same virtual tick) would make SRTT read as "no sample"; a tick is the floor.
     const r = Math.max(rttMs, GRANULARITY_MS);
+    if (r < this._minRtt) this._minRtt = r;
     if (this._srtt === 0) {
       this._srtt = r;
       this._rttvar = r / 2;

@@ -99,6 +99,8 @@ function armPersist(tcp: Tcp, tcb: Tcb, now: number): void {
  */
 export function processAck(tcp: Tcp, tcb: Tcb, seg: Segment, now: number): void {
   const ack = seg.ack;
+  tcb.lastAckRecvAt = now;
+  tcb.sackBlocksSeen += seg.tcp.sackCount;
   if (tcb.sackOk && seg.tcp.sackCount > 0) updateScoreboard(tcb, seg);
 
   if (seqGt(ack, tcb.sndUna)) {
@@ -106,6 +108,7 @@ export function processAck(tcp: Tcp, tcb: Tcb, seg: Segment, now: number): void 
     if (dataAcked > 0) {
       tcb.sndBuf.drop(dataAcked);
       tcb.sndBufSeq = seqAdd(tcb.sndBufSeq, dataAcked);
+      tcb.bytesAcked += dataAcked;
       tcb.wake |= Wake.WRITABLE;
     }
     tcb.sndUna = ack;
@@ -137,6 +140,7 @@ export function processAck(tcp: Tcp, tcb: Tcb, seg: Segment, now: number): void 
     // RFC 6298 §5.2–5.3: stop the timer when all is acknowledged, else restart it.
     tcb.rtoAt = tcb.flight === 0 ? Infinity : now + tcb.rtt.currentRto();
     tcp.schedule(tcb);
+    if (dataAcked > 0) sampleDeliveryRate(tcb, now);
   } else if (ack === tcb.sndUna && tcb.flight > 0) {
     const sameWindow = seg.window === tcb.sndWnd;
     const pure = seg.len === 0 && (seg.flags & TCP_FIN) === 0;
@@ -145,6 +149,19 @@ export function processAck(tcp: Tcp, tcb: Tcb, seg: Segment, now: number): void 
       enterRecovery(tcp, tcb, now);
     }
   }
+}
+
+/**
+ * The delivery rate (bytes/s) once the interval since `rateStartAt` spans a smoothed RTT, or
+ * when everything sent is acknowledged: a simpler cousin of Linux's per-ACK rate sample
+ * (tcp_rate.c), which needs a timestamp per segment. Then a new interval begins.
+ */
+function sampleDeliveryRate(tcb: Tcb, now: number): void {
+  const elapsed = now - tcb.rateStartAt;
+  if (elapsed <= 0 || (elapsed < tcb.rtt.srtt && tcb.flight > 0)) return;
+  tcb.deliveryRate = Math.round(((tcb.bytesAcked - tcb.rateStartAcked) * 1000) / elapsed);
+  tcb.rateStartAt = now;
+  tcb.rateStartAcked = tcb.bytesAcked;
 }
 
 /** RTT from the echoed timestamp (RFC 7323 §4.1), else from the timed segment if never retransmitted (Karn). */
@@ -234,7 +251,7 @@ function sackedBytes(tcb: Tcb): number {
  * RFC 6675 SetPipe: bytes believed to be in the network — outstanding, less what was
  * SACKed, less what is deemed lost, plus what was retransmitted.
  */
-function pipe(tcb: Tcb): number {
+export function pipe(tcb: Tcb): number {
   if (!tcb.sackOk) {
     // NewReno: each duplicate ACK means a segment left the network.
     return Math.max(0, tcb.flight - tcb.dupAcks * tcb.mss - (seqGt(tcb.rtxHigh, tcb.sndUna) ? 0 : tcb.mss));

@@ -173,6 +173,42 @@ export class Tcb {
   listener: Listener | null = null;
   lastActivity = 0;
 
+  // ── statistics for tcp_info and the tcplife log (info.ts): plain counters ──
+  /** When the TCB was created (the SYN sent or received), on the stack's clock. */
+  createdAt = 0;
+  /** Delayed-ACK timeout in ms (Linux icsk_ack.ato). */
+  ato = 40;
+  /** Largest segment the peer has sent us, starting from Linux's guess (icsk_ack.rcv_mss). */
+  rcvMss = 536;
+  /** Segments sent and received, retransmissions and pure ACKs included (tcpi_segs_out/in). */
+  segsOut = 0;
+  segsIn = 0;
+  /** Segments that carried payload (tcpi_data_segs_out/in). */
+  dataSegsOut = 0;
+  dataSegsIn = 0;
+  /** Payload bytes put on the wire, retransmissions included, and the retransmitted part. */
+  bytesSent = 0;
+  bytesRetrans = 0;
+  /** Payload bytes the peer acknowledged, and payload bytes received in order (RFC 4898). */
+  bytesAcked = 0;
+  bytesReceived = 0;
+  /** Segments retransmitted over the connection's life (tcpi_total_retrans). */
+  totalRetrans = 0;
+  /** SACK blocks that arrived in ACKs, D-SACKs included. */
+  sackBlocksSeen = 0;
+  /** When data last left, data last arrived, and an acceptable ACK last arrived. */
+  lastDataSentAt = 0;
+  lastDataRecvAt = 0;
+  lastAckRecvAt = 0;
+  /**
+   * Delivery rate (bytes/s), measured over intervals of at least one RTT: the interval starts
+   * at `rateStartAt` with `rateStartAcked` bytes acknowledged, and restarts when data leaves
+   * with nothing in flight, so idle time is not counted (as Linux's tcp_rate_skb_sent).
+   */
+  deliveryRate = 0;
+  rateStartAt = 0;
+  rateStartAcked = 0;
+
   constructor(
     readonly localAddr: number,
     readonly localPort: number,

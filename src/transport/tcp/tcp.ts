@@ -11,11 +11,13 @@ import type { Random } from '../../core/random.js';
 import { TokenBucket } from '../../core/ratelimit.js';
 import type { PacketType } from '../../eth/ethernet.js';
 import type { Ipv4 } from '../../ip/ipv4.js';
+import type { SocketRow } from '../../core/ss.js';
 import { RouteType } from '../../ip/route.js';
 import type { Ipv4Addr } from '../../wire/addr.js';
 import type { Ipv4Repr } from '../../wire/ipv4.js';
 import { TCP_ACK, TCP_SYN, type TcpRepr } from '../../wire/tcp.js';
 import { createCongestionControl } from './congestion/index.js';
+import { LifeLog, TCP_LIFE_RECORDS, connectionRow, listenerRow } from './info.js';
 import { segmentArrives } from './input.js';
 import { IsnGenerator } from './isn.js';
 import { sendReset, transmit } from './output.js';
@@ -78,6 +80,8 @@ export class Tcp {
   private timeWaitCount = 0;
   /** Window scale we offer, sized to the receive buffer (RFC 7323 §2.3). */
   readonly rcvWscale: number;
+  /** The tcplife log: the most recent closed connections. */
+  readonly life = new LifeLog(TCP_LIFE_RECORDS);
 
   constructor(
     readonly cfg: StackConfig['tcp'],
@@ -139,6 +143,10 @@ export class Tcp {
     tcb.sndUna = tcb.sndNxt = tcb.sndMax = tcb.sndSml = tcb.iss;
     tcb.sndBufSeq = seqAdd(tcb.iss, 1);
     tcb.lastActivity = now;
+    tcb.createdAt = tcb.lastDataSentAt = tcb.lastDataRecvAt = tcb.lastAckRecvAt = now;
+    tcb.ato = cfg.delackMs;
+    // Linux's first guess at the peer's segment size (tcp_initialize_rcv_mss): TCP_MSS_DEFAULT.
+    tcb.rcvMss = Math.min(536, advMss);
     return tcb;
   }
 
@@ -152,10 +160,13 @@ export class Tcp {
   }
 
   /** The connection is over: out of the table, timers off, the application told (with `error` if aborted). */
-  destroy(tcb: Tcb, error: string | null): void {
+  destroy(tcb: Tcb, error: string | null, now: number): void {
     if (tcb.state === TcpState.CLOSED) return;
     const was = tcb.state;
     if (was === TcpState.TIME_WAIT) this.timeWaitCount--;
+    // TIME-WAIT was logged on entry; a handshake that never left the SYN queue is, in Linux,
+    // a request socket that tcplife never sees (and a SYN flood would wash the log out).
+    else if (!(was === TcpState.SYN_RECEIVED && tcb.listener !== null)) this.life.record(tcb, error, now);
     if (error !== null && (was === TcpState.ESTABLISHED || was === TcpState.CLOSE_WAIT)) this.mib.EstabResets++;
     if (was === TcpState.SYN_SENT || was === TcpState.SYN_RECEIVED) this.mib.AttemptFails++;
     this.setState(tcb, TcpState.CLOSED);
@@ -174,11 +185,12 @@ export class Tcp {
     if (this.timeWaitCount >= this.cfg.maxTwBuckets) {
       // Like Linux: past the limit the connection closes at once (TCPTimeWaitOverflow).
       this.ext.TCPTimeWaitOverflow++;
-      this.destroy(tcb, null);
+      this.destroy(tcb, null, now);
       return;
     }
     this.timeWaitCount++;
     this.setState(tcb, TcpState.TIME_WAIT);
+    this.life.record(tcb, null, now);
     tcb.rtoAt = tcb.persistAt = tcb.keepaliveAt = Infinity;
     tcb.sndBuf.clear();
     tcb.closeAt = now + this.cfg.timeWaitMs;
@@ -294,7 +306,7 @@ export class Tcp {
     if (tcb.finQueued) return;
     switch (tcb.state) {
       case TcpState.SYN_SENT:
-        this.destroy(tcb, null);
+        this.destroy(tcb, null, now);
         return;
       case TcpState.SYN_RECEIVED:
       case TcpState.ESTABLISHED:
@@ -336,7 +348,7 @@ export class Tcp {
       // As Linux's tcp_send_active_reset: RST|ACK, so the peer takes it whatever it sent last.
       sendReset(this, tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort, tcb.sndNxt, tcb.rcvNxt, true, now);
     }
-    this.destroy(tcb, 'ECONNRESET');
+    this.destroy(tcb, 'ECONNRESET', now);
   }
 
   // ── timers ───────────────────────────────────────────────────────────────
@@ -363,11 +375,11 @@ export class Tcp {
       tcb.closeAt = Infinity;
       if (tcb.state === TcpState.TIME_WAIT) {
         this.ext.TW++;
-        this.destroy(tcb, null);
+        this.destroy(tcb, null, now);
       } else {
         // FIN-WAIT-2 of a closed socket: the peer never sent its FIN. With tcp_fin_timeout
         // at its default (= TIME-WAIT's length), Linux lets it end quietly.
-        this.destroy(tcb, null);
+        this.destroy(tcb, null, now);
       }
       return;
     }
@@ -377,7 +389,7 @@ export class Tcp {
     }
     if (tcb.persistAt <= now && !persistTimeout(this, tcb, now)) {
       this.ext.TCPAbortOnTimeout++;
-      this.destroy(tcb, 'ETIMEDOUT');
+      this.destroy(tcb, 'ETIMEDOUT', now);
       return;
     }
     if (tcb.delackAt <= now) {
@@ -397,7 +409,7 @@ export class Tcp {
     if (tcb.state === TcpState.SYN_SENT || tcb.state === TcpState.SYN_RECEIVED) {
       const limit = tcb.state === TcpState.SYN_SENT ? cfg.synRetries : cfg.synackRetries;
       if (tcb.retransmits >= limit) {
-        this.destroy(tcb, 'ETIMEDOUT');
+        this.destroy(tcb, 'ETIMEDOUT', now);
         return false;
       }
       tcb.retransmits++;
@@ -410,7 +422,7 @@ export class Tcp {
     }
     if (!retransmitTimeout(this, tcb, now)) {
       this.ext.TCPAbortOnTimeout++;
-      this.destroy(tcb, 'ETIMEDOUT');
+      this.destroy(tcb, 'ETIMEDOUT', now);
       return false;
     }
     return true;
@@ -428,7 +440,7 @@ export class Tcp {
       // The peer is gone: reset (in case it is not) and report a timeout (Linux tcp_keepalive_timer).
       this.ext.TCPAbortOnTimeout++;
       sendReset(this, tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort, tcb.sndNxt, tcb.rcvNxt, true, now);
-      this.destroy(tcb, 'ETIMEDOUT');
+      this.destroy(tcb, 'ETIMEDOUT', now);
       return;
     }
     tcb.probes++;
@@ -443,6 +455,16 @@ export class Tcp {
     if (idleMs !== undefined && idleMs > 0) tcb.keepaliveIdleMs = idleMs;
     tcb.keepaliveAt = enable ? now + tcb.keepaliveIdleMs : Infinity;
     this.schedule(tcb);
+  }
+
+  // ── looking inside ───────────────────────────────────────────────────────
+
+  /** Listeners, then connections, as `ss` rows; each connection with its tcp_info. */
+  sockets(now: number): SocketRow[] {
+    const rows: SocketRow[] = [];
+    for (const ls of this.listeners.values()) for (const l of ls) rows.push(listenerRow(l));
+    for (const tcb of this.conns.values()) rows.push(connectionRow(tcb, now));
+    return rows;
   }
 
   // ── waking the application ───────────────────────────────────────────────

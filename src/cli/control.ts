@@ -1,0 +1,170 @@
+/**
+ * The control socket of a running `tapstack up`: a Unix socket that `tapstack stat`, `ss`,
+ * `drops` and `trace` talk to. One JSON request per line from the client; the server
+ * answers with one JSON line (stat, ss, drops) or a stream of them (trace, until the
+ * client goes away or the count is reached). The socket is host IPC, not the stack's own
+ * networking, so it uses Node's `net` on the host.
+ */
+import { chmodSync, chownSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import { dirname } from 'node:path';
+import { Nstat } from '../core/report.js';
+import type { Stack } from '../stack.js';
+
+/** Where the socket of the instance on `tap` (in `netns`, if any) lives. */
+export function controlPath(tap: string, netns?: string): string {
+  const name = netns === undefined ? tap : `${netns}-${tap}`;
+  const uid = process.getuid?.() ?? 0;
+  const dir = uid === 0 ? '/run/tapstack' : `${process.env['XDG_RUNTIME_DIR'] ?? '/tmp'}/tapstack`;
+  return `${dir}/${name}.sock`;
+}
+
+export interface ControlRequest {
+  cmd: 'stat' | 'ss' | 'drops' | 'trace' | 'capture';
+  filter?: string;
+  count?: number;
+  /** stat: also the nstat-style change since the previous such request. */
+  nstat?: boolean;
+}
+
+/** Serves the control socket at `path` for `stack`. Returns the function that closes it. */
+export function serveControl(stack: Stack, path: string): () => void {
+  mkdirSync(dirname(path), { recursive: true });
+  if (existsSync(path)) unlinkSync(path); // a socket left by an instance that died
+  const stops = new Set<() => void>();
+  const nstat = new Nstat();
+  const server = net.createServer((conn) => {
+    let buf = '';
+    conn.setEncoding('utf8');
+    conn.on('error', () => {});
+    conn.on('data', (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) {
+        if (buf.length > 65_536) conn.destroy();
+        return;
+      }
+      const line = buf.slice(0, nl);
+      buf = '';
+      let req: ControlRequest;
+      try {
+        req = JSON.parse(line) as ControlRequest;
+      } catch {
+        conn.end(`${JSON.stringify({ error: 'the request is not JSON' })}\n`);
+        return;
+      }
+      answer(stack, req, conn, stops, nstat);
+    });
+  });
+  server.listen(path);
+  server.on('listening', () => {
+    chmodSync(path, 0o660);
+    // Like the tap it watches: under sudo, the invoking user may talk to it.
+    const uid = Number(process.env['SUDO_UID']);
+    const gid = Number(process.env['SUDO_GID']);
+    if (Number.isInteger(uid) && Number.isInteger(gid)) chownSync(path, uid, gid);
+  });
+  server.unref();
+  return () => {
+    for (const stop of stops) stop();
+    server.close();
+    if (existsSync(path)) unlinkSync(path);
+  };
+}
+
+function answer(stack: Stack, req: ControlRequest, conn: net.Socket, stops: Set<() => void>, nstat: Nstat): void {
+  const send = (v: unknown): boolean => conn.write(`${JSON.stringify(v)}\n`);
+  switch (req.cmd) {
+    case 'stat': {
+      const counters = stack.counters();
+      const delta = req.nstat === true ? nstat.delta(counters) : undefined;
+      conn.end(`${JSON.stringify({ counters, delta, link: { name: stack.link.name, stats: stack.linkStats() } })}\n`);
+      return;
+    }
+    case 'ss':
+      conn.end(`${JSON.stringify({ sockets: stack.sockets(), life: stack.tcpLife(), congestion: stack.config.tcp.congestion })}\n`);
+      return;
+    case 'drops':
+      conn.end(`${JSON.stringify({ drops: stack.dropTable() })}\n`);
+      return;
+    case 'trace': {
+      let left = req.count ?? Infinity;
+      let stop: () => void = () => {};
+      try {
+        stop = stack.trace((w) => {
+          send({ walk: w });
+          if (--left <= 0) {
+            stop();
+            conn.end();
+          }
+        }, req.filter);
+      } catch (e) {
+        conn.end(`${JSON.stringify({ error: (e as Error).message })}\n`);
+        return;
+      }
+      stops.add(stop);
+      conn.on('close', () => {
+        stop();
+        stops.delete(stop);
+      });
+      return;
+    }
+    case 'capture': {
+      // Frames travel as base64 with their verdict; the client writes the pcapng file.
+      let left = req.count ?? Infinity;
+      let stop: () => void = () => {};
+      try {
+        stop = stack.capture((frame, dir, comment) => {
+          if (left <= 0) return;
+          send({ frame: Buffer.from(frame).toString('base64'), at: Date.now(), dir, comment });
+          if (--left <= 0) {
+            stop();
+            conn.end();
+          }
+        }, req.filter);
+      } catch (e) {
+        conn.end(`${JSON.stringify({ error: (e as Error).message })}\n`);
+        return;
+      }
+      stops.add(stop);
+      conn.on('close', () => {
+        stop();
+        stops.delete(stop);
+      });
+      return;
+    }
+    default:
+      conn.end(`${JSON.stringify({ error: `unknown command ${JSON.stringify((req as { cmd: unknown }).cmd)}` })}\n`);
+  }
+}
+
+/**
+ * Sends `req` to the instance at `path` and calls `onLine` with each JSON line of the answer.
+ * Rejects with a message that says what to do when nothing listens there.
+ */
+export function request(path: string, req: ControlRequest, onLine: (v: Record<string, unknown>) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const conn = net.createConnection(path);
+    let buf = '';
+    conn.setEncoding('utf8');
+    conn.on('connect', () => conn.write(`${JSON.stringify(req)}\n`));
+    conn.on('data', (chunk: string) => {
+      buf += chunk;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.length > 0) onLine(JSON.parse(line) as Record<string, unknown>);
+      }
+    });
+    conn.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
+        reject(new Error(`no tapstack is running at ${path}: start one with \`tapstack up\` (same --tap/--netns), or pass --socket`));
+      } else if (e.code === 'EACCES') {
+        reject(new Error(`${path}: permission denied: run as the user who started tapstack, or with sudo`));
+      } else {
+        reject(e);
+      }
+    });
+    conn.on('close', () => resolve());
+  });
+}
