@@ -13,7 +13,7 @@
 import { RealClock, type Clock } from './core/clock.js';
 import { makeConfig, type DeepPartial, type StackConfig } from './core/config.js';
 import { Counters, type CountersSnapshot } from './core/counters.js';
-import { CONSUMED, DropCounts, walk, type DropRow, type Verdict } from './core/drop.js';
+import { CONSUMED, DropCounts, STAGE_DEPTH, Stage, walk, type DropRow, type Verdict } from './core/drop.js';
 import { Tracer, type PacketWalk } from './core/trace.js';
 import { compileFilter, summarize, type FrameSummary } from './core/filter.js';
 import { verdictComment } from './dev/pcapng.js';
@@ -77,7 +77,9 @@ export class Stack {
   private readonly tcpLayer: Tcp;
   private wakeup: (() => void) | null = null;
   private tracer: Tracer | null = null;
-  private capturer: { match: (s: FrameSummary) => boolean; onFrame: FrameObserver; held: Uint8Array[] } | null = null;
+  private capturer: { match: (s: FrameSummary) => boolean; onFrame: FrameObserver; held: Uint8Array[]; after: Stage } | null = null;
+  /** Keep a one-line description of the last packet of each drop row (for `tapstack drops`). */
+  describeDrops = false;
   /** A received frame is being walked (frames sent now are its answers). */
   private receiving = false;
 
@@ -159,14 +161,19 @@ export class Stack {
     this.receiving = true;
     const verdict = this.eth.input(frame, now);
     this.receiving = false;
-    if (verdict !== CONSUMED) this.dropCounts.count(verdict);
+    if (verdict !== CONSUMED) {
+      const row = this.dropCounts.count(verdict);
+      if (this.describeDrops) row.lastPacket = summarize(frame).text;
+    }
     if (tracer !== null) {
       walk.tracer = null;
       tracer.end(verdict);
     }
     const capturer = this.capturer;
     if (capturer !== null) {
-      if (capturer.match(summarize(frame))) capturer.onFrame(frame, 'in', verdictComment(verdict, walk.stage));
+      if (capturer.match(summarize(frame)) && passed(walk.stage, verdict, capturer.after)) {
+        capturer.onFrame(frame, 'in', verdictComment(verdict, walk.stage));
+      }
       // What this frame made us send comes after it in the capture.
       for (const f of capturer.held) capturer.onFrame(f, 'out', 'sent');
       capturer.held.length = 0;
@@ -177,10 +184,12 @@ export class Stack {
   /**
    * Hands every frame `filter` matches to `onFrame` with its direction and, for received
    * frames, its verdict as text ("delivered (socket)", "dropped: NO_SOCKET (udp)") — what
-   * `tapstack capture` writes as pcapng comments. Returns the function that stops it.
+   * `tapstack capture` writes as pcapng comments. With `after`, only received frames that
+   * made it through that stage (went deeper, or were delivered there) are seen: a capture
+   * "after any stage". Returns the function that stops it.
    */
-  capture(onFrame: FrameObserver, filter?: string): () => void {
-    const capturer = { match: compileFilter(filter ?? ''), onFrame, held: [] as Uint8Array[] };
+  capture(onFrame: FrameObserver, filter?: string, after: Stage = Stage.LINK): () => void {
+    const capturer = { match: compileFilter(filter ?? ''), onFrame, held: [] as Uint8Array[], after };
     this.capturer = capturer;
     this.eth.onSend = (frame) => {
       if (!capturer.match(summarize(frame))) return;
@@ -313,6 +322,14 @@ export class Stack {
   close(): void {
     this.link.setReceiver(null);
   }
+}
+
+/** Did a frame whose walk ended at `stage` with `verdict` get through stage `after`? */
+function passed(stage: Stage, verdict: Verdict, after: Stage): boolean {
+  if (after === Stage.LINK) return true;
+  const depth = STAGE_DEPTH[stage];
+  const wanted = STAGE_DEPTH[after];
+  return depth > wanted || (stage === after && verdict === CONSUMED);
 }
 
 export function createStack(opts: StackOptions): Stack {

@@ -8,6 +8,7 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { dirname } from 'node:path';
+import type { Stage } from '../core/drop.js';
 import { Nstat } from '../core/report.js';
 import type { Stack } from '../stack.js';
 
@@ -25,6 +26,8 @@ export interface ControlRequest {
   count?: number;
   /** stat: also the nstat-style change since the previous such request. */
   nstat?: boolean;
+  /** capture: only received frames that got through this stage. */
+  after?: Stage;
 }
 
 /** Serves the control socket at `path` for `stack`. Returns the function that closes it. */
@@ -85,6 +88,8 @@ function answer(stack: Stack, req: ControlRequest, conn: net.Socket, stops: Set<
       conn.end(`${JSON.stringify({ sockets: stack.sockets(), life: stack.tcpLife(), congestion: stack.config.tcp.congestion })}\n`);
       return;
     case 'drops':
+      // From now on, each row remembers its last packet (a few hundred ns per drop).
+      stack.describeDrops = true;
       conn.end(`${JSON.stringify({ drops: stack.dropTable() })}\n`);
       return;
     case 'trace': {
@@ -121,7 +126,7 @@ function answer(stack: Stack, req: ControlRequest, conn: net.Socket, stops: Set<
             stop();
             conn.end();
           }
-        }, req.filter);
+        }, req.filter, req.after);
       } catch (e) {
         conn.end(`${JSON.stringify({ error: (e as Error).message })}\n`);
         return;

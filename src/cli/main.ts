@@ -6,7 +6,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { RealClock } from '../core/clock.js';
 import type { CountersSnapshot } from '../core/counters.js';
-import type { DropRow } from '../core/drop.js';
+import { STAGE_DEPTH, type DropRow, type Stage } from '../core/drop.js';
 import { formatEthtoolS, formatNetstatS, formatNstat, formatProcNetNetstat, formatProcNetSnmp } from '../core/report.js';
 import { formatWalk, type PacketWalk } from '../core/trace.js';
 import { formatSockets, formatTcpLife, type SocketRow } from '../core/ss.js';
@@ -206,12 +206,28 @@ export function main(argv: string[]): void {
     }));
 
   where(program.command('drops').description('drops by stage and reason, like dropwatch'))
-    .action((o: ClientOptions) => client(o, { cmd: 'drops' }, (v) => {
-      const rows = v['drops'] as DropRow[];
-      if (o.json) return print(JSON.stringify(rows));
-      print(`${'Stage'.padEnd(8)}${'Reason'.padEnd(26)}${'Count'.padStart(10)}\n`);
-      for (const r of rows) print(`${r.stage.padEnd(8)}${r.reason.padEnd(26)}${String(r.count).padStart(10)}\n`);
-    }));
+    .option('-w, --watch <seconds>', 'show what changed every few seconds, until Ctrl-C', intArg(1, 3600))
+    .action(async (o: ClientOptions & { watch?: number }) => {
+      const show = (rows: DropRow[], before?: Map<string, number>): void => {
+        if (o.json) return print(JSON.stringify(rows));
+        print(`${'Stage'.padEnd(8)}${'Reason'.padEnd(26)}${'Count'.padStart(10)}${before ? '     New' : ''}  Last packet\n`);
+        for (const r of rows) {
+          const key = `${r.stage}/${r.reason}`;
+          const fresh = before === undefined ? '' : String(r.count - (before.get(key) ?? 0)).padStart(8);
+          if (before !== undefined && fresh.trim() === '0') continue;
+          print(`${r.stage.padEnd(8)}${r.reason.padEnd(26)}${String(r.count).padStart(10)}${fresh}  ${r.lastPacket ?? ''}\n`);
+        }
+      };
+      let before: Map<string, number> | undefined;
+      for (;;) {
+        let rows: DropRow[] = [];
+        await client(o, { cmd: 'drops' }, (v) => (rows = v['drops'] as DropRow[]));
+        show(rows, before);
+        if (o.watch === undefined) return;
+        before = new Map(rows.map((r) => [`${r.stage}/${r.reason}`, r.count]));
+        await new Promise((r) => setTimeout(r, o.watch! * 1000));
+      }
+    });
 
   where(program.command('trace').description("each matching packet's walk through the stages, like pwru"))
     .argument('[filter...]', 'a pcap-filter subset: arp ip icmp udp tcp, [src|dst] host A, [src|dst] port N, and/or/not')
@@ -224,14 +240,17 @@ export function main(argv: string[]): void {
     .argument('[filter...]', 'a pcap-filter subset, as for trace')
     .requiredOption('-w, --write <file>', 'the pcapng file to write')
     .option('-c, --count <n>', 'stop after n frames', intArg(1, 100_000_000))
-    .action((filter: string[], o: ClientOptions & { write: string; count?: number }) => {
+    .option('--after <stage>', 'only received frames that got through this stage: eth, arp, ipv4, frag, icmp, udp, tcp', stageArg)
+    .action((filter: string[], o: ClientOptions & { write: string; count?: number; after?: Stage }) => {
       const out = PcapngWriter.open(o.write, { interfaceName: o.tap, comment: 'tapstack capture with verdicts' });
       const done = (): void => out.close();
       process.on('SIGINT', () => {
         done();
         process.exit(0);
       });
-      return client(o, { cmd: 'capture', filter: filter.join(' '), ...(o.count !== undefined && { count: o.count }) }, (v) => {
+      return client(o, {
+        cmd: 'capture', filter: filter.join(' '), ...(o.count !== undefined && { count: o.count }), ...(o.after !== undefined && { after: o.after }),
+      }, (v) => {
         out.write(Buffer.from(v['frame'] as string, 'base64'), v['at'] as number, v['comment'] as string, v['dir'] as 'in' | 'out');
       }).finally(done);
     });
@@ -255,6 +274,11 @@ function formatArg(value: string): string {
     throw new InvalidArgumentError('expected netstat-s, snmp, netstat, nstat or ethtool');
   }
   return value;
+}
+
+function stageArg(value: string): Stage {
+  if (!(value in STAGE_DEPTH)) throw new InvalidArgumentError(`expected one of ${Object.keys(STAGE_DEPTH).join(', ')}`);
+  return value as Stage;
 }
 
 function print(text: string): void {

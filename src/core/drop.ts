@@ -139,6 +139,11 @@ export const Stage = {
 } as const;
 export type Stage = (typeof Stage)[keyof typeof Stage];
 
+/** How deep each stage lies on the receive walk (ARP and IPv4 side by side, then the transports). */
+export const STAGE_DEPTH: Readonly<Record<Stage, number>> = {
+  link: 0, eth: 1, arp: 2, neigh: 2, ipv4: 2, frag: 3, icmp: 4, udp: 4, tcp: 4, socket: 5,
+};
+
 /**
  * How far the packet being processed has come. The receive walk is synchronous, so one
  * variable serves every stack in the process: each stage sets it as the packet enters,
@@ -161,6 +166,8 @@ export interface DropRow {
   count: number;
   /** Time of the last one, on the stack's clock. */
   lastAt: number;
+  /** One line about the last packet dropped here, when someone asked for it (`describe`). */
+  lastPacket?: string;
 }
 
 /**
@@ -174,15 +181,18 @@ export class DropCounts {
   now = 0;
 
   /** Counts one drop for `reason`, charged to `stage` (by default, where the walk is). */
-  count(reason: DropReason, stage: Stage = walk.stage): void {
+  count(reason: DropReason, stage: Stage = walk.stage): DropRow {
     this.counts[reason] = (this.counts[reason] ?? 0) + 1;
     const key = `${stage}/${reason}`;
-    const row = this.rows.get(key);
-    if (row === undefined) this.rows.set(key, { stage, reason, count: 1, lastAt: this.now });
-    else {
+    let row = this.rows.get(key);
+    if (row === undefined) {
+      row = { stage, reason, count: 1, lastAt: this.now };
+      this.rows.set(key, row);
+    } else {
       row.count++;
       row.lastAt = this.now;
     }
+    return row;
   }
 
   get(reason: DropReason): number {

@@ -91,3 +91,16 @@ describe('capture with verdicts', () => {
     ]);
   });
 });
+
+describe('capture after a stage', () => {
+  it('keeps only the received frames that got through it', () => {
+    const h = harness();
+    udpEcho(h.stack, 7);
+    const seen: string[] = [];
+    h.stack.capture((_f, dir, comment) => seen.push(`${dir} ${comment}`), '', 'udp');
+    h.rx(udpFrame(4000, 7, bytes(5))); // delivered: through udp into the socket
+    h.input(udpFrame(4000, 9, bytes(5))); // dropped at udp: not through it
+    h.input(ipv4Frame(echoRequest(7, 1, bytes(8)))); // never reached udp
+    expect(seen.filter((s) => s.startsWith('in'))).toEqual(['in delivered (socket)']);
+  });
+});
