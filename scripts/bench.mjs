@@ -106,6 +106,9 @@ const rows = [
   measure('UDP 64 B → closed port (rate-limited ICMP)', udpFrame(9, 64)),
   measure('dropped: other host MAC', (() => { const f = echoFrame(56); f[5] = 0x99; return f; })()),
   measure('dropped: bad IP checksum', (() => { const f = echoFrame(56); f[24] ^= 0xff; return f; })()),
+  // What tracing costs: attached but matching nothing, and tracing every packet.
+  measure('ICMP echo 56 B, tracer on, filter matches none', echoFrame(56), (s) => s.trace(() => {}, 'tcp port 1')),
+  measure('ICMP echo 56 B, tracing every packet', echoFrame(56), (s) => s.trace(() => {})),
 ];
 console.log(`\nreceive walk, in memory, ${FRAMES.toLocaleString('en')} frames per case, batches of ${BATCH} (Node ${process.version})`);
 console.table(rows);
