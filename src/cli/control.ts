@@ -76,7 +76,6 @@ export function serveControl(stack: Stack, path: string): () => void {
 }
 
 function answer(stack: Stack, req: ControlRequest, conn: net.Socket, stops: Set<() => void>, nstat: Nstat): void {
-  const send = (v: unknown): boolean => conn.write(`${JSON.stringify(v)}\n`);
   switch (req.cmd) {
     case 'stat': {
       const counters = stack.counters();
@@ -92,55 +91,50 @@ function answer(stack: Stack, req: ControlRequest, conn: net.Socket, stops: Set<
       stack.describeDrops = true;
       conn.end(`${JSON.stringify({ drops: stack.dropTable() })}\n`);
       return;
-    case 'trace': {
-      let left = req.count ?? Infinity;
-      let stop: () => void = () => {};
-      try {
-        stop = stack.trace((w) => {
-          send({ walk: w });
-          if (--left <= 0) {
-            stop();
-            conn.end();
-          }
-        }, req.filter);
-      } catch (e) {
-        conn.end(`${JSON.stringify({ error: (e as Error).message })}\n`);
-        return;
-      }
-      stops.add(stop);
-      conn.on('close', () => {
-        stop();
-        stops.delete(stop);
-      });
+    case 'trace':
+      stream(conn, stops, req.count, (emit) => stack.trace((w) => emit({ walk: w }), req.filter));
       return;
-    }
-    case 'capture': {
+    case 'capture':
       // Frames travel as base64 with their verdict; the client writes the pcapng file.
-      let left = req.count ?? Infinity;
-      let stop: () => void = () => {};
-      try {
-        stop = stack.capture((frame, dir, comment) => {
-          if (left <= 0) return;
-          send({ frame: Buffer.from(frame).toString('base64'), at: Date.now(), dir, comment });
-          if (--left <= 0) {
-            stop();
-            conn.end();
-          }
-        }, req.filter, req.after);
-      } catch (e) {
-        conn.end(`${JSON.stringify({ error: (e as Error).message })}\n`);
-        return;
-      }
-      stops.add(stop);
-      conn.on('close', () => {
-        stop();
-        stops.delete(stop);
-      });
+      stream(conn, stops, req.count, (emit) => stack.capture((frame, dir, comment) => {
+        emit({ frame: Buffer.from(frame).toString('base64'), at: Date.now(), dir, comment });
+      }, req.filter, req.after));
       return;
-    }
     default:
       conn.end(`${JSON.stringify({ error: `unknown command ${JSON.stringify((req as { cmd: unknown }).cmd)}` })}\n`);
   }
+}
+
+/**
+ * Streams what `start` emits to the client until `count` items went out or the client
+ * left; `start` subscribes and returns the unsubscribe function (it may throw on a bad
+ * filter, which the client gets as an error line).
+ */
+function stream(
+  conn: net.Socket, stops: Set<() => void>, count: number | undefined,
+  start: (emit: (v: unknown) => void) => () => void,
+): void {
+  let left = count ?? Infinity;
+  let stop: () => void = () => {};
+  const finish = (): void => {
+    stop();
+    stops.delete(stop);
+  };
+  try {
+    stop = start((v) => {
+      if (left <= 0) return;
+      conn.write(`${JSON.stringify(v)}\n`);
+      if (--left <= 0) {
+        finish();
+        conn.end();
+      }
+    });
+  } catch (e) {
+    conn.end(`${JSON.stringify({ error: (e as Error).message })}\n`);
+    return;
+  }
+  stops.add(stop);
+  conn.on('close', finish);
 }
 
 /**
