@@ -33,6 +33,8 @@ import { formatIpv4, ipv4MulticastMac, parseCidr, parseIpv4, parseMac, type Mac 
 import { stateName } from './transport/tcp/tcb.js';
 import { tcpInfo, type LifeRecord, type TcpInfo } from './transport/tcp/info.js';
 import type { SocketRow } from './core/ss.js';
+import { cwndRttSvg, timeSequenceSvg } from './core/tsg.js';
+import { Timeline } from './transport/tcp/timeline.js';
 import { ETH_P_IP } from './wire/ethernet.js';
 
 /** Sees a frame going in or out, with a comment on what became of it. */
@@ -281,6 +283,39 @@ export class Stack {
       if (`${formatIpv4(t.localAddr)}:${t.localPort}` !== local) continue;
       if (remote !== undefined && `${formatIpv4(t.remoteAddr)}:${t.remotePort}` !== remote) continue;
       return tcpInfo(t, this.clock.now());
+    }
+    return undefined;
+  }
+
+  /**
+   * Starts (or stops) recording every TCP connection's segments and ACKs for the
+   * time-sequence graph: connections opened from now on and those open already. Off by
+   * default, when it costs one null check per segment; turning it off discards what was recorded.
+   */
+  recordTimelines(on: boolean): void {
+    this.tcpLayer.recordTimelines = on;
+    for (const t of this.tcpLayer.conns.values()) {
+      if (!on) t.timeline = null;
+      else if (t.timeline === null) t.timeline = new Timeline();
+    }
+  }
+
+  /**
+   * The recorded history of a connection (chosen as for `tcpInfo`) drawn as SVG: `svg`, the
+   * tcptrace time-sequence graph, and `cwndSvg`, its congestion window and smoothed RTT
+   * over time. Undefined if there is no such connection or it was not recorded.
+   */
+  tcpTimeline(local: string, remote?: string): { svg: string; cwndSvg: string } | undefined {
+    for (const t of this.tcpLayer.conns.values()) {
+      const l = `${formatIpv4(t.localAddr)}:${t.localPort}`;
+      const r = `${formatIpv4(t.remoteAddr)}:${t.remotePort}`;
+      if (l !== local || (remote !== undefined && r !== remote)) continue;
+      if (t.timeline === null) return undefined;
+      const events = t.timeline.events();
+      return {
+        svg: timeSequenceSvg(events, { title: `${l} -> ${r}: time-sequence graph` }),
+        cwndSvg: cwndRttSvg(events, { title: `${l} -> ${r}: congestion window and smoothed RTT` }),
+      };
     }
     return undefined;
   }

@@ -9,7 +9,7 @@ import {
 } from '../../wire/tcp.js';
 import { TX_HEADROOM } from '../../ip/ipv4.js';
 import { selectWindow } from './rcv.js';
-import { seqAdd, seqGt, seqLt, type Seq } from './seq.js';
+import { seqAdd, seqDiff, seqGt, seqLt, type Seq } from './seq.js';
 import { TcpState, type Tcb } from './tcb.js';
 import type { Tcp } from './tcp.js';
 
@@ -85,11 +85,13 @@ export function transmit(tcp: Tcp, tcb: Tcb, seq: Seq, len: number, flags: numbe
     }
   }
   const segEnd = seqAdd(seq, len + (syn ? 1 : 0) + ((flags & TCP_FIN) !== 0 ? 1 : 0));
-  if (segEnd !== seq && seqLt(seq, tcb.sndMax)) {
+  const rtx = segEnd !== seq && seqLt(seq, tcb.sndMax);
+  if (rtx) {
     mib.RetransSegs++;
     tcb.totalRetrans++;
     tcb.bytesRetrans += len;
   }
+  if (tcb.timeline !== null && segEnd !== seq) tcb.timeline.sent(tcb, now, seq, seqDiff(segEnd, seq), rtx);
   if (seqGt(segEnd, tcb.sndMax)) tcb.sndMax = segEnd;
   if (hasAck) {
     tcb.rcvWup = tcb.rcvNxt;

@@ -149,6 +149,7 @@ export function processAck(tcp: Tcp, tcb: Tcb, seg: Segment, now: number): void 
       enterRecovery(tcp, tcb, now);
     }
   }
+  if (tcb.timeline !== null) tcb.timeline.acked(tcb, now, ack, seg.window, seg.tcp.sackCount);
 }
 
 /**

@@ -9,6 +9,7 @@ import { OfoQueue } from './reassembly.js';
 import { RttEstimator } from './rtt.js';
 import type { Seq } from './seq.js';
 import type { Listener } from './tcp.js';
+import type { Timeline } from './timeline.js';
 
 /** RFC 9293 §3.3.2 states, numbered as Linux's tcp_states.h so tools agree. */
 export const TcpState = {
@@ -208,6 +209,8 @@ export class Tcb {
   deliveryRate = 0;
   rateStartAt = 0;
   rateStartAcked = 0;
+  /** Segments and ACKs for the time-sequence graph, while the stack records them (timeline.ts); null costs one check per segment. */
+  timeline: Timeline | null = null;
 
   constructor(
     readonly localAddr: number,

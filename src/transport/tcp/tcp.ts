@@ -28,6 +28,7 @@ import { output, persistTimeout, retransmitTimeout } from './snd.js';
 import { SynCookies } from './syncookies.js';
 import { Tcb, TcpState, Wake, tupleKey, type TcpUser } from './tcb.js';
 import { TimerHeap } from './timers.js';
+import { Timeline } from './timeline.js';
 
 /** A received segment, parsed once (a scratch object reused for every segment). */
 export interface Segment {
@@ -82,6 +83,8 @@ export class Tcp {
   readonly rcvWscale: number;
   /** The tcplife log: the most recent closed connections. */
   readonly life = new LifeLog(TCP_LIFE_RECORDS);
+  /** New connections get a Timeline for the time-sequence graph (Stack.recordTimelines). */
+  recordTimelines = false;
 
   constructor(
     readonly cfg: StackConfig['tcp'],
@@ -147,6 +150,7 @@ export class Tcp {
     tcb.ato = cfg.delackMs;
     // Linux's first guess at the peer's segment size (tcp_initialize_rcv_mss): TCP_MSS_DEFAULT.
     tcb.rcvMss = Math.min(536, advMss);
+    if (this.recordTimelines) tcb.timeline = new Timeline();
     return tcb;
   }
 
