@@ -21,13 +21,17 @@ export function controlPath(tap: string, netns?: string): string {
 }
 
 export interface ControlRequest {
-  cmd: 'stat' | 'ss' | 'drops' | 'trace' | 'capture';
+  cmd: 'stat' | 'ss' | 'drops' | 'trace' | 'capture' | 'graph';
   filter?: string;
   count?: number;
   /** stat: also the nstat-style change since the previous such request. */
   nstat?: boolean;
   /** capture: only received frames that got through this stage. */
   after?: Stage;
+  /** graph: switch recording on or off, or draw the connection local (and remote). */
+  record?: boolean;
+  local?: string;
+  remote?: string;
 }
 
 /** Serves the control socket at `path` for `stack`. Returns the function that closes it. */
@@ -90,6 +94,15 @@ function answer(stack: Stack, req: ControlRequest, conn: net.Socket, stops: Set<
       // From now on, each row remembers its last packet (a few hundred ns per drop).
       stack.describeDrops = true;
       conn.end(`${JSON.stringify({ drops: stack.dropTable() })}\n`);
+      return;
+    case 'graph':
+      if (req.record !== undefined) {
+        stack.recordTimelines(req.record);
+        conn.end(`${JSON.stringify({ recording: req.record })}\n`);
+      } else {
+        const graph = req.local === undefined ? undefined : stack.tcpTimeline(req.local, req.remote);
+        conn.end(`${JSON.stringify(graph ?? { error: 'no such connection, or it was not recorded: start with `tapstack graph --record on`' })}\n`);
+      }
       return;
     case 'trace':
       stream(conn, stops, req.count, (emit) => stack.trace((w) => emit({ walk: w }), req.filter));

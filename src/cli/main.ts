@@ -3,6 +3,7 @@
  * The `tapstack` command. `tapstack up` (what `npm start` runs) brings up a demo host
  * on a TAP device: the kernel gets 192.168.69.1/24, tapstack answers at 192.168.69.2.
  */
+import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { RealClock } from '../core/clock.js';
 import type { CountersSnapshot } from '../core/counters.js';
@@ -35,6 +36,7 @@ interface UpOptions {
   pcap?: string;
   configure: boolean;
   batch: number;
+  timelines: boolean;
 }
 
 function cidrArg(value: string): string {
@@ -107,6 +109,8 @@ function up(o: UpOptions): void {
   }
 
   const stack = createStack({ link, ipv4: o.ip, gateway, mac: o.mac, clock });
+  // The demo host draws its connections' time-sequence graphs (bounded per connection).
+  if (o.timelines) stack.recordTimelines(true);
   const socketPath = controlPath(tap.name, o.netns);
   const closeControl = serveControl(stack, socketPath);
   udpEcho(stack, 7);
@@ -169,6 +173,7 @@ export function main(argv: string[]): void {
     .option('--pcap <file>', 'record every frame to a pcap file')
     .option('--batch <frames>', 'frames read per wake-up', intArg(1, 1024), 64)
     .option('--no-configure', "leave the kernel's side of the tap alone")
+    .option('--no-timelines', "don't record TCP connections for time-sequence graphs")
     .action((o: UpOptions) => up(o));
 
   const where = (cmd: Command): Command =>
@@ -229,6 +234,22 @@ export function main(argv: string[]): void {
       }
     });
 
+  where(program.command('graph').description("a TCP connection's time-sequence graph (tcptrace style) and cwnd/RTT, as SVG"))
+    .argument('[local]', 'the connection\'s local address:port (see tapstack ss)')
+    .argument('[remote]', 'its remote address:port, when several share the local end')
+    .option('--record <on|off>', 'start or stop recording connections for graphs (off by default)', onOffArg)
+    .option('-w, --write <file>', 'the time-sequence graph SVG', 'tsg.svg')
+    .option('--cwnd <file>', 'also the cwnd and RTT SVG')
+    .action((local: string | undefined, remote: string | undefined, o: ClientOptions & { record?: boolean; write: string; cwnd?: string }) => {
+      if (o.record !== undefined) return client(o, { cmd: 'graph', record: o.record }, () => print(`recording ${o.record ? 'on' : 'off'}`));
+      if (local === undefined) fail(new CliError('name a connection (local address:port, from tapstack ss), or use --record on'));
+      return client(o, { cmd: 'graph', local, ...(remote !== undefined && { remote }) }, (v) => {
+        writeFileSync(o.write, v['svg'] as string);
+        if (o.cwnd !== undefined) writeFileSync(o.cwnd, v['cwndSvg'] as string);
+        print(`wrote ${o.write}${o.cwnd === undefined ? '' : ` and ${o.cwnd}`}`);
+      });
+    });
+
   where(program.command('trace').description("each matching packet's walk through the stages, like pwru"))
     .argument('[filter...]', 'a pcap-filter subset: arp ip icmp udp tcp, [src|dst] host A, [src|dst] port N, and/or/not')
     .option('-c, --count <n>', 'stop after n packets', intArg(1, 1_000_000))
@@ -279,6 +300,11 @@ function formatArg(value: string): string {
 function stageArg(value: string): Stage {
   if (!(value in STAGE_DEPTH)) throw new InvalidArgumentError(`expected one of ${Object.keys(STAGE_DEPTH).join(', ')}`);
   return value as Stage;
+}
+
+function onOffArg(value: string): boolean {
+  if (value !== 'on' && value !== 'off') throw new InvalidArgumentError('expected on or off');
+  return value === 'on';
 }
 
 function print(text: string): void {

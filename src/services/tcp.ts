@@ -1,10 +1,11 @@
 /**
  * The demo host's TCP services: echo (RFC 862), discard (RFC 863), character generator
- * (RFC 864) and a small web page served by Node's own `http` module over tapstack's TCP.
+ * (RFC 864) and the live page (live.ts) served by Node's own `http` module over tapstack's TCP.
  */
 import http from 'node:http';
 import type { Stack } from '../stack.js';
 import type { TcpServer, TcpSocket } from '../user/net.js';
+import { liveRoutes } from './live.js';
 
 /** Echo (RFC 862): everything received is sent back. */
 export function tcpEcho(stack: Stack, port = 7): TcpServer {
@@ -53,27 +54,15 @@ export function tcpChargen(stack: Stack, port = 19): TcpServer {
   }).listen(port);
 }
 
-/** The page the demo host serves. */
-function page(stack: Stack): string {
-  const c = stack.counters();
-  return `<!doctype html>
-<html><head><meta charset="utf-8"><title>tapstack</title></head>
-<body>
-<h1>Hello from tapstack</h1>
-<p>This page came to you over a TCP/IP stack written in TypeScript, running in a Node.js
-process on a TAP device.</p>
-<p>Segments in: ${c.Tcp.InSegs}, out: ${c.Tcp.OutSegs}, connections open: ${c.Tcp.CurrEstab}.</p>
-</body></html>
-`;
-}
-
-/** HTTP on `port`: Node's http.Server, handed tapstack's sockets. */
+/**
+ * HTTP on `port`: Node's http.Server, handed tapstack's sockets, serving the live page
+ * (`/`, `/events`, `/metrics`, `/api/…`; see live.ts).
+ */
 export function httpService(stack: Stack, port = 80): { server: TcpServer; http: http.Server } {
-  const web = http.createServer((req, res) => {
-    const body = page(stack);
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  });
+  const live = liveRoutes(stack);
+  const web = http.createServer(live.handle);
+  // Event streams never end on their own; closing the server ends them.
+  web.on('close', () => live.close());
   const server = stack.tcp.createServer((sock) => web.emit('connection', sock)).listen(port);
   return { server, http: web };
 }

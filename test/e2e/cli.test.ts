@@ -3,7 +3,7 @@
  * it creates and removes, real ping against it, and one-line errors for bad input.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +110,19 @@ describe.skipIf(skip !== null)('tapstack up in a namespace of its own', () => {
       const comments = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.comment'], { encoding: 'utf8' });
       expect(comments.stdout.trim().split('\n')).toEqual(['delivered (icmp)', 'sent']);
     }
+    // A time-sequence graph of a live connection: chargen to nc.
+    expect(ctl(['graph', '--record', 'on']).stdout).toContain('recording on');
+    const nc = spawn('ip', ['netns', 'exec', name, 'nc', '-d', '192.168.69.2', '19'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 700));
+    const rows = JSON.parse(ctl(['ss', '--json']).stdout) as
+      { state: string; localAddress: string; localPort: number; remoteAddress: string; remotePort: number }[];
+    const conn = rows.find((r) => r.localPort === 19 && r.state === 'ESTAB');
+    expect(conn).toBeDefined();
+    const svg = join(dir, 'tsg.svg');
+    const graphed = ctl(['graph', `${conn!.localAddress}:19`, `${conn!.remoteAddress}:${conn!.remotePort}`, '-w', svg]);
+    expect(graphed.status, graphed.stderr).toBe(0);
+    expect(readFileSync(svg, 'utf8')).toMatch(/^<svg[^>]*>[\s\S]*class="seg"[\s\S]*<\/svg>\s*$/);
+    nc.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
 
     child.kill('SIGINT');
