@@ -129,7 +129,7 @@ describe.skipIf(skip !== null)('tapstack up in a namespace of its own', () => {
     expect(await exited).toBe(0);
     expect(out).toMatch(/Icmp: .*InEchos/);
     expect(existsSync(`/var/run/netns/${name}`)).toBe(false);
-  });
+  }, 120_000);
 
   it.skipIf(!canDropPrivileges)('without the privilege to open the tap: one line that says what to do', () => {
     const ns = Netns.create('tapstack-cli-priv');
