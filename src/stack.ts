@@ -13,7 +13,7 @@
 import { RealClock, type Clock } from './core/clock.js';
 import { makeConfig, type DeepPartial, type StackConfig } from './core/config.js';
 import { Counters, type CountersSnapshot } from './core/counters.js';
-import { CONSUMED, DropCounts, STAGE_DEPTH, Stage, walk, type DropRow, type Verdict } from './core/drop.js';
+import { CONSUMED, DropCounts, STAGE_DEPTH, Stage, walk, type Describable, type DropRow, type Verdict } from './core/drop.js';
 import { Tracer, type PacketWalk } from './core/trace.js';
 import { compileFilter, summarize, type FrameSummary } from './core/filter.js';
 import { verdictComment } from './dev/pcapng.js';
@@ -160,6 +160,7 @@ export class Stack {
     this.dropCounts.now = now;
     const tracer = this.tracer !== null && this.tracer.begin(frame) ? this.tracer : null;
     walk.tracer = tracer;
+    walk.sink = null;
     this.receiving = true;
     const verdict = this.eth.input(frame, now);
     this.receiving = false;
@@ -174,7 +175,7 @@ export class Stack {
     const capturer = this.capturer;
     if (capturer !== null) {
       if (capturer.match(summarize(frame)) && passed(walk.stage, verdict, capturer.after)) {
-        capturer.onFrame(frame, 'in', verdictComment(verdict, walk.stage));
+        capturer.onFrame(frame, 'in', verdictComment(verdict, (walk.sink as Describable | null)?.describe() ?? walk.stage));
       }
       // What this frame made us send comes after it in the capture.
       for (const f of capturer.held) capturer.onFrame(f, 'out', 'sent');

@@ -150,7 +150,14 @@ export const STAGE_DEPTH: Readonly<Record<Stage, number>> = {
  * and a drop reason returned up the chain is charged to the deepest stage reached.
  * One assignment per stage: cheap enough to be always on.
  */
-export const walk: { stage: Stage; tracer: WalkTracer | null } = { stage: Stage.ETH, tracer: null };
+export const walk: { stage: Stage; tracer: WalkTracer | null; sink: Describable | null } = {
+  stage: Stage.ETH, tracer: null, sink: null,
+};
+
+/** A socket that says what it is ("udp 0.0.0.0:7"), asked only when someone looks. */
+export interface Describable {
+  describe(): string;
+}
 
 /** What a tracer (core/trace.ts) does at each stage boundary. */
 export interface WalkTracer {

@@ -7,13 +7,19 @@
  * stages in order with their times, the verdict, and the frames sent while the packet was
  * being handled (an echo reply, an ICMP error, an ACK).
  */
-import { Stage, walk } from './drop.js';
+import { Stage, walk, type Describable } from './drop.js';
 import { compileFilter, summarize, type FrameSummary } from './filter.js';
 
 /** Marks that the packet being processed has reached `stage`. */
 export function enter(stage: Stage): void {
   walk.stage = stage;
   if (walk.tracer !== null) walk.tracer.step(stage);
+}
+
+/** The packet reached a socket's receive queue: the end of its walk, delivered. */
+export function deliver(sink: Describable): void {
+  walk.sink = sink;
+  enter(Stage.SOCKET);
 }
 
 /** One packet's walk. */
@@ -28,6 +34,8 @@ export interface PacketWalk {
   stages: { stage: Stage; at: number; spent: number }[];
   /** CONSUMED, or the drop reason. */
   verdict: string;
+  /** The socket it was queued on, when it was. */
+  socket?: string;
   /** The frames the stack sent while handling this one. */
   sent: string[];
 }
@@ -80,6 +88,7 @@ export class Tracer {
     const last = w.stages[w.stages.length - 1]!;
     last.spent = this.opts.now() - last.at;
     w.verdict = verdict;
+    if (walk.sink !== null) w.socket = walk.sink.describe();
     this.opts.onWalk(w);
   }
 }
@@ -88,7 +97,8 @@ export class Tracer {
 export function formatWalk(w: PacketWalk): string {
   const lines = [`#${w.id} ${w.summary}`];
   for (const s of w.stages) lines.push(`  ${s.stage.padEnd(6)} ${(s.spent * 1000).toFixed(1).padStart(8)} µs`);
-  lines.push(`  => ${w.verdict === 'CONSUMED' ? 'consumed' : `dropped: ${w.verdict} at ${w.stages[w.stages.length - 1]!.stage}`}`);
+  const delivered = w.socket === undefined ? 'consumed' : `delivered to ${w.socket}`;
+  lines.push(`  => ${w.verdict === 'CONSUMED' ? delivered : `dropped: ${w.verdict} at ${w.stages[w.stages.length - 1]!.stage}`}`);
   for (const s of w.sent) lines.push(`  sent ${s}`);
   return lines.join('\n');
 }

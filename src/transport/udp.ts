@@ -11,7 +11,7 @@ import type { StackConfig } from '../core/config.js';
 import type { UdpMib } from '../core/counters.js';
 import { CONSUMED, DropReason, Stage, type DropCounts, type Verdict } from '../core/drop.js';
 import type { SocketRow } from '../core/ss.js';
-import { enter } from '../core/trace.js';
+import { deliver, enter } from '../core/trace.js';
 import type { PacketType } from '../eth/ethernet.js';
 import { TX_HEADROOM, type IcmpErrorSender, type Ipv4 } from '../ip/ipv4.js';
 import { RouteType } from '../ip/route.js';
@@ -50,6 +50,11 @@ export class UdpEndpoint {
 
   constructor(rcvbuf: number) {
     this.rcvbuf = rcvbuf;
+  }
+
+  /** As a trace or capture names it: `udp 0.0.0.0:7`. */
+  describe(): string {
+    return `udp ${formatIpv4(this.localAddr)}:${this.localPort}`;
   }
 
   get length(): number {
@@ -128,7 +133,7 @@ export class Udp {
       return DropReason.SOCKET_RCVBUFF;
     }
     const data = pkt.slice(off + UDP_HLEN, off + UDP_HLEN + len);
-    enter(Stage.SOCKET);
+    deliver(ep);
     ep.push({ data, address: ip.src, port: udp.srcPort }, cost);
     this.schedule(ep);
     return CONSUMED;

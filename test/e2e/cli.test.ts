@@ -110,6 +110,19 @@ describe.skipIf(skip !== null)('tapstack up in a namespace of its own', () => {
       const comments = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.comment'], { encoding: 'utf8' });
       expect(comments.stdout.trim().split('\n')).toEqual(['delivered (icmp)', 'sent']);
     }
+    // A real curl, traced: its request walks every stage into the HTTP server's socket.
+    const curlTrace = spawn(process.execPath, [cli, 'trace', '--netns', name, '-c', '3', 'tcp', 'dst', 'port', '80'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let curlOut = '';
+    curlTrace.stdout.on('data', (d: Buffer) => (curlOut += d.toString()));
+    const curlTraced = new Promise((r) => curlTrace.once('exit', r));
+    await new Promise((r) => setTimeout(r, 500));
+    spawnSync('ip', ['netns', 'exec', name, 'curl', '-s', '-o', '/dev/null', 'http://192.168.69.2/'], { timeout: 15_000 });
+    await curlTraced;
+    const request = curlOut.split(/\n(?=#)/).find((b) => b.includes('[P.]'));
+    expect(request, curlOut).toBeDefined();
+    expect([...request!.matchAll(/^ {2}(\w+) +[\d.]+ µs$/gm)].map((m) => m[1])).toEqual(['link', 'eth', 'ipv4', 'tcp', 'socket']);
+    expect(request).toMatch(/=> delivered to tcp 192\.168\.69\.2:80 < 192\.168\.69\.1:\d+/);
+
     // A time-sequence graph of a live connection: chargen to nc.
     expect(ctl(['graph', '--record', 'on']).stdout).toContain('recording on');
     const nc = spawn('ip', ['netns', 'exec', name, 'nc', '-d', '192.168.69.2', '19'], { stdio: 'ignore' });

@@ -8,7 +8,7 @@
  * wait up to `delackMs` (the TCB's `ato`) for data going the other way to carry the ACK.
  */
 import { CONSUMED, DropReason, Stage, type Verdict } from '../../core/drop.js';
-import { enter } from '../../core/trace.js';
+import { deliver } from '../../core/trace.js';
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt, type Seq } from './seq.js';
 import { Wake, type Tcb } from './tcb.js';
 import type { Tcp } from './tcp.js';
@@ -60,7 +60,7 @@ export function receiveText(tcp: Tcp, tcb: Tcb, seq: Seq, data: Uint8Array, fin:
 
   const hadGap = !tcb.ofo.empty;
   if (data.length > 0) {
-    enter(Stage.SOCKET);
+    deliver(tcb);
     tcb.rcvBuf.push(data.slice());
     tcb.rcvNxt = seqAdd(tcb.rcvNxt, data.length);
     tcb.bytesReceived += data.length;

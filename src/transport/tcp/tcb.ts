@@ -7,6 +7,7 @@ import type { CongestionControl } from './congestion/types.js';
 import { ByteQueue } from './buffer.js';
 import { OfoQueue } from './reassembly.js';
 import { RttEstimator } from './rtt.js';
+import { formatIpv4 } from '../../wire/addr.js';
 import type { Seq } from './seq.js';
 import type { Listener } from './tcp.js';
 import type { Timeline } from './timeline.js';
@@ -235,6 +236,11 @@ export class Tcb {
   /** Sequence number of our FIN (meaningful once `finQueued`). */
   get finSeq(): Seq {
     return (this.sndBufSeq + this.sndBuf.length) >>> 0;
+  }
+
+  /** As a trace or capture names it: `tcp 192.168.69.2:80 < 192.168.69.1:41234`. */
+  describe(): string {
+    return `tcp ${formatIpv4(this.localAddr)}:${this.localPort} < ${formatIpv4(this.remoteAddr)}:${this.remotePort}`;
   }
 
   /** Earliest of the TCB's timers. */
