@@ -14,7 +14,7 @@ import { RealClock, type Clock } from './core/clock.js';
 import { makeConfig, type DeepPartial, type StackConfig } from './core/config.js';
 import { Counters, type CountersSnapshot } from './core/counters.js';
 import { CONSUMED, DropCounts, STAGE_DEPTH, Stage, walk, type Describable, type DropRow, type Verdict } from './core/drop.js';
-import { Tracer, type PacketWalk } from './core/trace.js';
+import { Tracer, type AppRead, type PacketWalk } from './core/trace.js';
 import { compileFilter, summarize, type FrameSummary } from './core/filter.js';
 import { verdictComment } from './dev/pcapng.js';
 import { cryptoRandom, type Random } from './core/random.js';
@@ -209,13 +209,22 @@ export class Stack {
   /**
    * Traces the walk of every received packet `filter` matches (a pcap-filter subset, see
    * core/filter.ts): `onWalk` gets the stages with their times, the verdict and what was
-   * sent in answer. Returns the function that stops tracing. Throws on a bad filter.
+   * sent in answer, and `onRead` when the application reads what a traced packet delivered
+   * (its walk's last tracepoint). Returns the function that stops tracing. Throws on a bad filter.
    */
-  trace(onWalk: (w: PacketWalk) => void, filter?: string): () => void {
-    const tracer = new Tracer({ onWalk, now: () => this.clock.now(), ...(filter !== undefined && { filter }) });
+  trace(onWalk: (w: PacketWalk) => void, filter?: string, onRead?: (r: AppRead) => void): () => void {
+    const tracer = new Tracer({
+      onWalk, now: () => this.clock.now(), ...(filter !== undefined && { filter }), ...(onRead !== undefined && { onRead }),
+    });
     this.tracer = tracer;
+    const read = (id: number): void => tracer.read(id);
+    this.udpLayer.appRead = read;
+    this.tcpLayer.appRead = read;
     return () => {
-      if (this.tracer === tracer) this.tracer = null;
+      if (this.tracer !== tracer) return;
+      this.tracer = null;
+      this.udpLayer.appRead = null;
+      this.tcpLayer.appRead = null;
     };
   }
 

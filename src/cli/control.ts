@@ -105,7 +105,7 @@ function answer(stack: Stack, req: ControlRequest, conn: net.Socket, stops: Set<
       }
       return;
     case 'trace':
-      stream(conn, stops, req.count, (emit) => stack.trace((w) => emit({ walk: w }), req.filter));
+      stream(conn, stops, req.count, (emit) => stack.trace((w) => emit({ walk: w }), req.filter, (r) => emit({ read: r }, false)));
       return;
     case 'capture':
       // Frames travel as base64 with their verdict; the client writes the pcapng file.
@@ -119,13 +119,13 @@ function answer(stack: Stack, req: ControlRequest, conn: net.Socket, stops: Set<
 }
 
 /**
- * Streams what `start` emits to the client until `count` items went out or the client
- * left; `start` subscribes and returns the unsubscribe function (it may throw on a bad
+ * Streams what `start` emits to the client until `count` (counted) items went out or the
+ * client left; `start` subscribes and returns the unsubscribe function (it may throw on a bad
  * filter, which the client gets as an error line).
  */
 function stream(
   conn: net.Socket, stops: Set<() => void>, count: number | undefined,
-  start: (emit: (v: unknown) => void) => () => void,
+  start: (emit: (v: unknown, counted?: boolean) => void) => () => void,
 ): void {
   let left = count ?? Infinity;
   let stop: () => void = () => {};
@@ -134,10 +134,10 @@ function stream(
     stops.delete(stop);
   };
   try {
-    stop = start((v) => {
+    stop = start((v, counted = true) => {
       if (left <= 0) return;
       conn.write(`${JSON.stringify(v)}\n`);
-      if (--left <= 0) {
+      if (counted && --left <= 0) {
         finish();
         conn.end();
       }

@@ -9,7 +9,7 @@ import { RealClock } from '../core/clock.js';
 import type { CountersSnapshot } from '../core/counters.js';
 import { STAGE_DEPTH, type DropRow, type Stage } from '../core/drop.js';
 import { formatEthtoolS, formatNetstatS, formatNstat, formatProcNetNetstat, formatProcNetSnmp } from '../core/report.js';
-import { formatWalk, type PacketWalk } from '../core/trace.js';
+import { formatRead, formatWalk, type AppRead, type PacketWalk } from '../core/trace.js';
 import { formatSockets, formatTcpLife, type SocketRow } from '../core/ss.js';
 import type { LifeRecord } from '../transport/tcp/info.js';
 import type { LinkStats } from '../dev/device.js';
@@ -255,7 +255,11 @@ export function main(argv: string[]): void {
     .option('-c, --count <n>', 'stop after n packets', intArg(1, 1_000_000))
     .action((filter: string[], o: ClientOptions & { count?: number }) => client(o, {
       cmd: 'trace', filter: filter.join(' '), ...(o.count !== undefined && { count: o.count }),
-    }, (v) => print(o.json ? `${JSON.stringify(v['walk'])}\n` : `${formatWalk(v['walk'] as PacketWalk)}\n`)));
+    }, (v) => {
+      if (o.json) return print(JSON.stringify(v));
+      if (v['read'] !== undefined) return print(formatRead(v['read'] as AppRead));
+      print(`${formatWalk(v['walk'] as PacketWalk)}\n`);
+    }));
 
   where(program.command('capture').description('write pcapng whose frame comments say what became of each frame'))
     .argument('[filter...]', 'a pcap-filter subset, as for trace')

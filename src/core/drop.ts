@@ -161,10 +161,16 @@ export interface Describable {
 
 /** What a tracer (core/trace.ts) does at each stage boundary. */
 export interface WalkTracer {
-  step(stage: Stage): void;
+  /** The packet reached a receive stage, or one of the transmit steps of an answer. */
+  step(stage: Stage | TxStep): void;
   /** A frame the stack sends while the traced packet is being handled. */
   sent(frame: Uint8Array): void;
+  /** The id of the packet being traced, to tag what it leaves in a socket queue. */
+  current(): number;
 }
+
+/** The transmit path back out, as a trace shows it. */
+export type TxStep = 'ip out' | 'neigh' | 'eth out';
 
 /** One row of the drop table: where, why, how often, and when last. */
 export interface DropRow {

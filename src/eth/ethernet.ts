@@ -124,7 +124,10 @@ export class Ethernet {
     eth.dst = dst;
     eth.etherType = etherType;
     emitEthernet(eth, frame, 0);
-    walk.tracer?.sent(frame);
+    if (walk.tracer !== null) {
+      walk.tracer.step('eth out');
+      walk.tracer.sent(frame);
+    }
     this.onSend?.(frame);
     this.link.send(frame);
   }

@@ -13,7 +13,7 @@
  */
 import type { StackConfig } from '../core/config.js';
 import type { NeighStats } from '../core/counters.js';
-import { DropReason, Stage, type DropCounts } from '../core/drop.js';
+import { DropReason, Stage, walk, type DropCounts } from '../core/drop.js';
 import type { Mac } from '../wire/addr.js';
 
 export const NudState = {
@@ -77,6 +77,7 @@ export class NeighborTable {
 
   /** Sends `frame` to `addr` on the link, resolving it first if needed. */
   output(frame: Uint8Array, addr: number, now: number): void {
+    walk.tracer?.step('neigh');
     this.stats.lookups++;
     let n = this.entries.get(addr);
     if (n === undefined) {

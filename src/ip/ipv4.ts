@@ -9,7 +9,7 @@
  */
 import type { StackConfig } from '../core/config.js';
 import type { Counters } from '../core/counters.js';
-import { CONSUMED, DropReason, Stage, type DropCounts, type Verdict } from '../core/drop.js';
+import { CONSUMED, DropReason, Stage, walk, type DropCounts, type Verdict } from '../core/drop.js';
 import { enter } from '../core/trace.js';
 import type { Link } from '../dev/device.js';
 import { PacketType, type Ethernet } from '../eth/ethernet.js';
@@ -195,6 +195,7 @@ export class Ipv4 {
     frame: Uint8Array, payloadLen: number, protocol: number, src: Ipv4Addr, dst: Ipv4Addr,
     opts: Ipv4SendOptions, now: number,
   ): DropReason | undefined {
+    walk.tracer?.step('ip out');
     const mib = this.counters.Ip;
     const ext = this.counters.IpExt;
     const rtype = this.routes.classify(dst);

@@ -9,7 +9,7 @@
  */
 import type { StackConfig } from '../core/config.js';
 import type { UdpMib } from '../core/counters.js';
-import { CONSUMED, DropReason, Stage, type DropCounts, type Verdict } from '../core/drop.js';
+import { CONSUMED, DropReason, Stage, walk, type DropCounts, type Verdict } from '../core/drop.js';
 import type { SocketRow } from '../core/ss.js';
 import { deliver, enter } from '../core/trace.js';
 import type { PacketType } from '../eth/ethernet.js';
@@ -28,6 +28,8 @@ export interface Datagram {
   readonly data: Uint8Array;
   readonly address: Ipv4Addr;
   readonly port: number;
+  /** The id of the traced packet that brought it, or 0. */
+  readonly trace: number;
 }
 
 /** The stack's side of a UDP socket: its binding and its bounded receive queue. */
@@ -90,6 +92,8 @@ export class Udp {
   private waking: UdpEndpoint[] = [];
   private readonly rx = newUdpRepr();
   private readonly tx = newUdpRepr();
+  /** The last tracepoint: the application read a traced packet's datagram. */
+  appRead: ((trace: number) => void) | null = null;
 
   constructor(
     private readonly cfg: StackConfig['udp'],
@@ -134,7 +138,7 @@ export class Udp {
     }
     const data = pkt.slice(off + UDP_HLEN, off + UDP_HLEN + len);
     deliver(ep);
-    ep.push({ data, address: ip.src, port: udp.srcPort }, cost);
+    ep.push({ data, address: ip.src, port: udp.srcPort, trace: walk.tracer?.current() ?? 0 }, cost);
     this.schedule(ep);
     return CONSUMED;
   }
@@ -184,7 +188,10 @@ export class Udp {
   /** The application takes the next datagram (Linux counts InDatagrams here, in recvmsg). */
   read(ep: UdpEndpoint): Datagram | undefined {
     const d = ep.shift(this.cfg.perDatagramOverhead);
-    if (d !== undefined) this.mib.InDatagrams++;
+    if (d !== undefined) {
+      this.mib.InDatagrams++;
+      if (d.trace !== 0) this.appRead?.(d.trace);
+    }
     return d;
   }
 

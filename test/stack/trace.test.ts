@@ -20,7 +20,8 @@ describe('packet walk tracing', () => {
     h.input(ipv4Frame(echoRequest(7, 1, bytes(56))));
     expect(walks).toHaveLength(1);
     const w = walks[0]!;
-    expect(w.stages.map((s) => s.stage)).toEqual(['link', 'eth', 'ipv4', 'icmp']);
+    // The receive walk, then the reply's way out.
+    expect(w.stages.map((s) => s.stage)).toEqual(['link', 'eth', 'ipv4', 'icmp', 'ip out', 'neigh', 'eth out']);
     expect(w.verdict).toBe('CONSUMED');
     expect(w.summary).toBe('ICMP 192.168.69.1 > 192.168.69.2 type 8 code 0 len 84');
     expect(w.sent).toEqual(['ICMP 192.168.69.2 > 192.168.69.1 type 0 code 0 len 84']);
@@ -48,7 +49,7 @@ describe('packet walk tracing', () => {
     h.input(syn(7));
     expect(walks[0]!.stages.map((s) => s.stage)).toEqual(['link', 'eth', 'ipv4', 'udp', 'socket']);
     expect(formatWalk(walks[0]!)).toContain('=> delivered to udp 0.0.0.0:7');
-    expect(walks[1]!.stages.map((s) => s.stage)).toEqual(['link', 'eth', 'ipv4', 'tcp']);
+    expect(walks[1]!.stages.map((s) => s.stage)).toEqual(['link', 'eth', 'ipv4', 'tcp', 'ip out', 'neigh', 'eth out']);
     expect(walks[1]!.sent).toEqual([expect.stringMatching(/^TCP 192\.168\.69\.2:7 > 192\.168\.69\.1:40000 \[S\.\]/)]);
   });
 
@@ -103,5 +104,55 @@ describe('capture after a stage', () => {
     h.input(udpFrame(4000, 9, bytes(5))); // dropped at udp: not through it
     h.input(ipv4Frame(echoRequest(7, 1, bytes(8)))); // never reached udp
     expect(seen.filter((s) => s.startsWith('in'))).toEqual(['in delivered (udp 0.0.0.0:7)']);
+  });
+});
+
+describe('the last tracepoints: the answer going out, the application reading', () => {
+  it('shows the transmit path of an answer and reports when the application reads the data', async () => {
+    const h = harness();
+    const sock = h.stack.udp.createSocket('udp4');
+    sock.bind(5000);
+    const walks: PacketWalk[] = [];
+    const reads: { id: number; afterMs: number }[] = [];
+    h.stack.trace((w) => walks.push(w), '', (r) => reads.push(r));
+    h.input(ipv4Frame(echoRequest(7, 1, bytes(8))));
+    expect(walks[0]!.stages.map((s) => s.stage)).toEqual(['link', 'eth', 'ipv4', 'icmp', 'ip out', 'neigh', 'eth out']);
+    expect(walks[0]!.endStage).toBe('icmp');
+
+    h.input(udpFrame(4000, 5000, bytes(5)));
+    expect(reads).toEqual([]);
+    h.clock.advance(7);
+    expect(sock.recv()?.msg.length).toBe(5);
+    expect(reads).toEqual([{ id: walks[1]!.id, afterMs: 7 }]);
+  });
+
+  it('reports the read of TCP data once the application has read its last byte', async () => {
+    const { pair, settle } = await import('../tcp/pair.js');
+    const p = pair();
+    const got: Buffer[] = [];
+    let server: import('../../src/user/net.js').TcpSocket | undefined;
+    p.b.tcp.createServer((s) => {
+      server = s;
+      s.pause();
+    }).listen(7);
+    await settle(p);
+    const c = p.a.tcp.connect({ port: 7, host: '192.168.69.2' });
+    await settle(p);
+    p.run(1000);
+    await settle(p);
+    const reads: number[] = [];
+    const walks: PacketWalk[] = [];
+    p.b.trace((w) => walks.push(w), 'tcp dst port 7', (r) => reads.push(r.id));
+    c.write('hello');
+    await settle(p);
+    p.run(100);
+    const data = walks.find((w) => w.socket !== undefined)!;
+    expect(data.socket).toMatch(/^tcp 192\.168\.69\.2:7 < 192\.168\.69\.1:\d+$/);
+    expect(reads).toEqual([]);
+    server!.on('data', (d: Buffer) => got.push(d));
+    server!.resume();
+    await settle(p);
+    expect(Buffer.concat(got).toString()).toBe('hello');
+    expect(reads).toEqual([data.id]);
   });
 });

@@ -7,7 +7,7 @@
  * second full-sized segment, and for the first segments of a connection; otherwise
  * wait up to `delackMs` (the TCB's `ato`) for data going the other way to carry the ACK.
  */
-import { CONSUMED, DropReason, Stage, type Verdict } from '../../core/drop.js';
+import { CONSUMED, DropReason, walk, type Verdict } from '../../core/drop.js';
 import { deliver } from '../../core/trace.js';
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt, type Seq } from './seq.js';
 import { Wake, type Tcb } from './tcb.js';
@@ -63,6 +63,7 @@ export function receiveText(tcp: Tcp, tcb: Tcb, seq: Seq, data: Uint8Array, fin:
     deliver(tcb);
     tcb.rcvBuf.push(data.slice());
     tcb.rcvNxt = seqAdd(tcb.rcvNxt, data.length);
+    if (walk.tracer !== null) markTraced(tcb, walk.tracer.current());
     tcb.bytesReceived += data.length;
     tcb.unackedBytes += data.length;
     tcb.wake |= Wake.READABLE;
@@ -86,6 +87,15 @@ export function receiveText(tcp: Tcp, tcb: Tcb, seq: Seq, data: Uint8Array, fin:
   if (hadGap) tcb.ackNow = true;
   scheduleAck(tcp, tcb, now);
   return CONSUMED;
+}
+
+/** Traced packets whose data waits in the receive buffer: [end seq, id] pairs, at most this many. */
+const TRACE_MARKS = 32;
+
+/** Remembers where a traced packet's data ends, so that the read of that byte can be reported. */
+function markTraced(tcb: Tcb, id: number): void {
+  tcb.traceMarks.push(tcb.rcvNxt, id);
+  if (tcb.traceMarks.length > 2 * TRACE_MARKS) tcb.traceMarks.splice(0, 2);
 }
 
 /** Decides between an ACK now and a delayed one, after in-order data arrived. */

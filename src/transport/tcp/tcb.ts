@@ -113,6 +113,8 @@ export class Tcb {
   readonly rcvBuf = new ByteQueue();
   rcvBufLimit: number;
   readonly ofo = new OfoQueue();
+  /** Traced packets' data in rcvBuf: [sequence number after it, trace id] pairs. */
+  readonly traceMarks: number[] = [];
   /** The peer's FIN has been received (in order). */
   finReceived = false;
 

@@ -23,7 +23,7 @@ import { IsnGenerator } from './isn.js';
 import { sendReset, transmit } from './output.js';
 import { windowAfterRead } from './rcv.js';
 import { RttEstimator } from './rtt.js';
-import { seqAdd, type Seq } from './seq.js';
+import { seqAdd, seqLe, type Seq } from './seq.js';
 import { output, persistTimeout, retransmitTimeout } from './snd.js';
 import { SynCookies } from './syncookies.js';
 import { Tcb, TcpState, Wake, tupleKey, type TcpUser } from './tcb.js';
@@ -79,6 +79,8 @@ export class Tcp {
   readonly challengeAcks: TokenBucket;
   /** Connections in TIME-WAIT now (bounded by tcp_max_tw_buckets). */
   private timeWaitCount = 0;
+  /** The last tracepoint: the application read a traced packet's data. */
+  appRead: ((trace: number) => void) | null = null;
   /** Window scale we offer, sized to the receive buffer (RFC 7323 §2.3). */
   readonly rcvWscale: number;
   /** The tcplife log: the most recent closed connections. */
@@ -295,9 +297,21 @@ export class Tcp {
     return n;
   }
 
+  /** Reports the traced packets whose last byte the application has now read. */
+  private tracedReads(tcb: Tcb): void {
+    // The first unread byte: rcv.nxt less what waits in the buffer (and the FIN, if counted).
+    const unread = seqAdd(tcb.rcvNxt, -(tcb.rcvBuf.length + (tcb.finReceived ? 1 : 0)));
+    const marks = tcb.traceMarks;
+    while (marks.length > 0 && seqLe(marks[0]!, unread)) {
+      this.appRead?.(marks[1]!);
+      marks.splice(0, 2);
+    }
+  }
+
   /** Takes up to `max` bytes the application may read; undefined when none wait. */
   read(tcb: Tcb, max: number, now: number): Uint8Array | undefined {
     const chunk = tcb.rcvBuf.shift(max);
+    if (chunk !== undefined && tcb.traceMarks.length > 0) this.tracedReads(tcb);
     if (chunk !== undefined && windowAfterRead(tcb) && tcb.state !== TcpState.CLOSED) {
       tcb.ackNow = true;
       output(this, tcb, now);
