@@ -125,6 +125,9 @@ interface Flagged {
 function expertInfos(file: string, filter: string): Flagged[] {
   const r = spawnSync('tshark', [
     '-r', file, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-Y', filter,
+    // Random payloads are payload, not some protocol a heuristic dissector might guess (and then
+    // call truncated): only the TCP/IP headers are ours to judge.
+    ...['7', '9', '19', '8000', '8001'].flatMap((port) => ['-d', `tcp.port==${port},data`]),
     '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=|',
     '-e', 'frame.number', '-e', 'tcp.srcport', '-e', '_ws.expert.message', '-e', '_ws.expert.severity', '-e', '_ws.col.Info',
   ], { encoding: 'utf8', maxBuffer: 64 << 20 });
