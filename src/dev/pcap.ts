@@ -36,14 +36,46 @@ const RECORD_HEADER_LEN = 16;
 const BUFFER_SIZE = 64 * 1024;
 
 /** Writes a pcap file, frame by frame, with synchronous buffered writes. */
-export class PcapWriter {
-  private fd: number | null;
-  private readonly buf = Buffer.allocUnsafe(BUFFER_SIZE);
-  private used = 0;
-  private count = 0;
+/**
+ * A capture file written through one reused buffer: what pcap and pcapng writers share.
+ * Subclasses fill `buf[used…]` and count `count`; this flushes and closes.
+ */
+export abstract class CaptureFile {
+  protected fd: number | null;
+  protected used = 0;
+  protected count = 0;
 
-  private constructor(fd: number) {
+  protected constructor(
+    fd: number,
+    protected readonly buf: Buffer,
+  ) {
     this.fd = fd;
+  }
+
+  /** Frames written so far. */
+  get frames(): number {
+    return this.count;
+  }
+
+  /** Writes buffered frames to the file, so that a reader sees them now. */
+  flush(): void {
+    if (this.fd === null || this.used === 0) return;
+    writeAll(this.fd, this.buf.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  /** Flushes and closes the file. Idempotent. */
+  close(): void {
+    if (this.fd === null) return;
+    this.flush();
+    closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+export class PcapWriter extends CaptureFile {
+  private constructor(fd: number) {
+    super(fd, Buffer.allocUnsafe(BUFFER_SIZE));
     const h = this.buf;
     h.writeUInt32LE(PCAP_MAGIC, 0);
     h.writeUInt16LE(2, 4); // version 2.4, the only one there is
@@ -60,11 +92,6 @@ export class PcapWriter {
     const w = new PcapWriter(openSync(path, 'w'));
     w.flush(); // a file with a header is a valid empty capture, even if nothing follows
     return w;
-  }
-
-  /** Frames written so far. */
-  get frames(): number {
-    return this.count;
   }
 
   /**
@@ -98,24 +125,9 @@ export class PcapWriter {
     }
     this.count++;
   }
-
-  /** Writes buffered frames to the file, so that a reader sees them now. */
-  flush(): void {
-    if (this.fd === null || this.used === 0) return;
-    writeAll(this.fd, this.buf.subarray(0, this.used));
-    this.used = 0;
-  }
-
-  /** Flushes and closes the file. Idempotent. */
-  close(): void {
-    if (this.fd === null) return;
-    this.flush();
-    closeSync(this.fd);
-    this.fd = null;
-  }
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
+export function writeAll(fd: number, bytes: Uint8Array): void {
   let off = 0;
   while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
 }

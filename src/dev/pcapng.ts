@@ -37,9 +37,9 @@
  * Numbers are little-endian; readers learn the byte order from the section's magic.
  */
 
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { CONSUMED } from '../core/drop.js';
-import { LINKTYPE_ETHERNET, PCAP_SNAPLEN } from './pcap.js';
+import { CaptureFile, LINKTYPE_ETHERNET, PCAP_SNAPLEN, writeAll } from './pcap.js';
 
 /** Block type of the Section Header Block; the same in either byte order, which is the point. */
 export const BT_SHB = 0x0a0d0d0a;
@@ -100,16 +100,12 @@ export interface PcapngOptions {
  * Writes a pcapng file, frame by frame, with synchronous buffered writes (as `PcapWriter`
  * does: the per-frame path only copies into a fixed buffer, one write(2) per 64 KiB).
  */
-export class PcapngWriter {
-  private fd: number | null;
-  private readonly buf = Buffer.alloc(BUFFER_SIZE);
+export class PcapngWriter extends CaptureFile {
   /** Where a comment is encoded first: its byte length decides the block's length. */
   private readonly text = Buffer.alloc(COMMENT_MAX);
-  private used = 0;
-  private count = 0;
 
   private constructor(fd: number, opts: PcapngOptions) {
-    this.fd = fd;
+    super(fd, Buffer.alloc(BUFFER_SIZE));
     this.writeSectionHeader(opts.application ?? 'tapstack', opts.comment);
     this.writeInterface(opts.interfaceName);
   }
@@ -123,11 +119,6 @@ export class PcapngWriter {
     const w = new PcapngWriter(openSync(path, 'w'), opts);
     w.flush();
     return w;
-  }
-
-  /** Frames written so far. */
-  get frames(): number {
-    return this.count;
   }
 
   /**
@@ -199,21 +190,6 @@ export class PcapngWriter {
     b.writeUInt32LE(total, at);
     this.used = at + 4;
     this.count++;
-  }
-
-  /** Writes buffered frames to the file, so that a reader sees them now. */
-  flush(): void {
-    if (this.fd === null || this.used === 0) return;
-    writeAll(this.fd, this.buf.subarray(0, this.used));
-    this.used = 0;
-  }
-
-  /** Flushes and closes the file. Idempotent. */
-  close(): void {
-    if (this.fd === null) return;
-    this.flush();
-    closeSync(this.fd);
-    this.fd = null;
   }
 
   /**
@@ -299,10 +275,6 @@ function pad4(n: number): number {
   return (n + 3) & ~3;
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-}
 
 /**
  * The comment a captured frame carries for its verdict (what `Stack.input` returned):
