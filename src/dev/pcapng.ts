@@ -275,7 +275,6 @@ function pad4(n: number): number {
   return (n + 3) & ~3;
 }
 
-
 /**
  * The comment a captured frame carries for its verdict (what `Stack.input` returned):
  * `CONSUMED` reads "delivered", a drop reason reads "dropped: <REASON>". `detail`, when
