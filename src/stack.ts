@@ -30,7 +30,7 @@ import { Udp } from './transport/udp.js';
 import { TcpServer, TcpSocket, type ConnectOptions, type TcpHost, type TcpSocketOptions } from './user/net.js';
 import { UdpSocket, type SocketOptions, type UdpHost } from './user/dgram.js';
 import { formatIpv4, ipv4MulticastMac, parseCidr, parseIpv4, parseMac, type Mac } from './wire/addr.js';
-import { stateName } from './transport/tcp/tcb.js';
+import { stateName, type Tcb } from './transport/tcp/tcb.js';
 import { tcpInfo, type LifeRecord, type TcpInfo } from './transport/tcp/info.js';
 import type { SocketRow } from './core/ss.js';
 import { cwndRttSvg, timeSequenceSvg } from './core/tsg.js';
@@ -289,10 +289,16 @@ export class Stack {
    * whose remote end is `remote`: the first such connection, or undefined if there is none.
    */
   tcpInfo(local: string, remote?: string): TcpInfo | undefined {
+    const t = this.findConnection(local, remote);
+    return t === undefined ? undefined : tcpInfo(t, this.clock.now());
+  }
+
+  /** The first connection whose ends read `local` (and `remote`, if given) as "a.b.c.d:port". */
+  private findConnection(local: string, remote?: string): Tcb | undefined {
     for (const t of this.tcpLayer.conns.values()) {
       if (`${formatIpv4(t.localAddr)}:${t.localPort}` !== local) continue;
       if (remote !== undefined && `${formatIpv4(t.remoteAddr)}:${t.remotePort}` !== remote) continue;
-      return tcpInfo(t, this.clock.now());
+      return t;
     }
     return undefined;
   }
@@ -316,18 +322,14 @@ export class Stack {
    * over time. Undefined if there is no such connection or it was not recorded.
    */
   tcpTimeline(local: string, remote?: string): { svg: string; cwndSvg: string } | undefined {
-    for (const t of this.tcpLayer.conns.values()) {
-      const l = `${formatIpv4(t.localAddr)}:${t.localPort}`;
-      const r = `${formatIpv4(t.remoteAddr)}:${t.remotePort}`;
-      if (l !== local || (remote !== undefined && r !== remote)) continue;
-      if (t.timeline === null) return undefined;
-      const events = t.timeline.events();
-      return {
-        svg: timeSequenceSvg(events, { title: `${l} -> ${r}: time-sequence graph` }),
-        cwndSvg: cwndRttSvg(events, { title: `${l} -> ${r}: congestion window and smoothed RTT` }),
-      };
-    }
-    return undefined;
+    const t = this.findConnection(local, remote);
+    if (t?.timeline == null) return undefined;
+    const ends = `${formatIpv4(t.localAddr)}:${t.localPort} -> ${formatIpv4(t.remoteAddr)}:${t.remotePort}`;
+    const events = t.timeline.events();
+    return {
+      svg: timeSequenceSvg(events, { title: `${ends}: time-sequence graph` }),
+      cwndSvg: cwndRttSvg(events, { title: `${ends}: congestion window and smoothed RTT` }),
+    };
   }
 
   /** The tcplife log: the last 1000 TCP connections that closed, oldest first. */

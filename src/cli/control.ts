@@ -12,6 +12,9 @@ import type { Stage } from '../core/drop.js';
 import { Nstat } from '../core/report.js';
 import type { Stack } from '../stack.js';
 
+/** Bytes a slow trace or capture client may have waiting before events are skipped. */
+const MAX_UNSENT = 4 << 20;
+
 /** Where the socket of the instance on `tap` (in `netns`, if any) lives. */
 export function controlPath(tap: string, netns?: string): string {
   const name = netns === undefined ? tap : `${netns}-${tap}`;
@@ -128,6 +131,7 @@ function stream(
   start: (emit: (v: unknown, counted?: boolean) => void) => () => void,
 ): void {
   let left = count ?? Infinity;
+  let skipped = 0;
   let stop: () => void = () => {};
   const finish = (): void => {
     stop();
@@ -136,6 +140,15 @@ function stream(
   try {
     stop = start((v, counted = true) => {
       if (left <= 0) return;
+      // A client that does not keep up loses events rather than growing our memory; it is told how many.
+      if (conn.writableLength > MAX_UNSENT) {
+        skipped++;
+        return;
+      }
+      if (skipped > 0) {
+        conn.write(`${JSON.stringify({ skipped })}\n`);
+        skipped = 0;
+      }
       conn.write(`${JSON.stringify(v)}\n`);
       if (counted && --left <= 0) {
         finish();

@@ -257,6 +257,7 @@ export function main(argv: string[]): void {
       cmd: 'trace', filter: filter.join(' '), ...(o.count !== undefined && { count: o.count }),
     }, (v) => {
       if (o.json) return print(JSON.stringify(v));
+      if (v['skipped'] !== undefined) return print(`(${String(v['skipped'])} packets not shown: this client fell behind)`);
       if (v['read'] !== undefined) return print(formatRead(v['read'] as AppRead));
       print(`${formatWalk(v['walk'] as PacketWalk)}\n`);
     }));
@@ -276,6 +277,10 @@ export function main(argv: string[]): void {
       return client(o, {
         cmd: 'capture', filter: filter.join(' '), ...(o.count !== undefined && { count: o.count }), ...(o.after !== undefined && { after: o.after }),
       }, (v) => {
+        if (v['skipped'] !== undefined) {
+          process.stderr.write(`tapstack: ${String(v['skipped'])} frames not captured: this client fell behind\n`);
+          return;
+        }
         out.write(Buffer.from(v['frame'] as string, 'base64'), v['at'] as number, v['comment'] as string, v['dir'] as 'in' | 'out');
       }).finally(done);
     });

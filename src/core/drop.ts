@@ -188,37 +188,41 @@ export interface DropRow {
  * answers "where" as well as "why").
  */
 export class DropCounts {
-  private readonly counts: Record<string, number> = Object.create(null);
-  private readonly rows = new Map<string, DropRow>();
+  /** Stage → reason → row. Nested maps: counting a drop allocates nothing once its row exists. */
+  private readonly rows = new Map<Stage, Map<DropReason, DropRow>>();
   /** The clock of the last `receive` or `poll`, for `lastAt`. */
   now = 0;
 
   /** Counts one drop for `reason`, charged to `stage` (by default, where the walk is). */
   count(reason: DropReason, stage: Stage = walk.stage): DropRow {
-    this.counts[reason] = (this.counts[reason] ?? 0) + 1;
-    const key = `${stage}/${reason}`;
-    let row = this.rows.get(key);
-    if (row === undefined) {
-      row = { stage, reason, count: 1, lastAt: this.now };
-      this.rows.set(key, row);
-    } else {
-      row.count++;
-      row.lastAt = this.now;
+    let byReason = this.rows.get(stage);
+    if (byReason === undefined) {
+      byReason = new Map();
+      this.rows.set(stage, byReason);
     }
+    let row = byReason.get(reason);
+    if (row === undefined) {
+      row = { stage, reason, count: 0, lastAt: this.now };
+      byReason.set(reason, row);
+    }
+    row.count++;
+    row.lastAt = this.now;
     return row;
   }
 
-  get(reason: DropReason): number {
-    return this.counts[reason] ?? 0;
-  }
-
-  /** A snapshot: reason → count, only reasons seen. */
+  /** A snapshot: reason → count (all stages together), only reasons seen. */
   snapshot(): Record<string, number> {
-    return { ...this.counts };
+    const out: Record<string, number> = {};
+    for (const byReason of this.rows.values()) {
+      for (const r of byReason.values()) out[r.reason] = (out[r.reason] ?? 0) + r.count;
+    }
+    return out;
   }
 
   /** Every (stage, reason) seen, most frequent first: a `dropwatch`-like table. */
   table(): DropRow[] {
-    return [...this.rows.values()].map((r) => ({ ...r })).sort((a, b) => b.count - a.count);
+    const out: DropRow[] = [];
+    for (const byReason of this.rows.values()) for (const r of byReason.values()) out.push({ ...r });
+    return out.sort((a, b) => b.count - a.count);
   }
 }

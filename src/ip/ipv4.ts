@@ -189,7 +189,8 @@ export class Ipv4 {
 
   /**
    * Sends the `payloadLen` bytes at `frame[TX_HEADROOM…]` as one IP datagram (in
-   * fragments if it does not fit the MTU). Returns a drop reason when it cannot be sent.
+   * fragments if it does not fit the MTU). Returns a drop reason (also counted) when it
+   * cannot be sent.
    */
   output(
     frame: Uint8Array, payloadLen: number, protocol: number, src: Ipv4Addr, dst: Ipv4Addr,
@@ -204,6 +205,7 @@ export class Ipv4 {
       const route = this.routes.lookup(dst);
       if (route === undefined) {
         mib.OutNoRoutes++;
+        this.drops.count(DropReason.IP_OUTNOROUTES, Stage.IPV4);
         return DropReason.IP_OUTNOROUTES;
       }
       if (route.gateway !== 0) nextHop = route.gateway;
@@ -238,6 +240,7 @@ export class Ipv4 {
     }
     if (total > 65_535) {
       mib.FragFails++;
+      this.drops.count(DropReason.PKT_TOO_BIG, Stage.IPV4);
       return DropReason.PKT_TOO_BIG;
     }
     this.fragment(frame, payloadLen, rtype, nextHop, now);

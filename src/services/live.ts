@@ -297,6 +297,9 @@ function send(res: ServerResponse, status: number, type: string, body: string, h
 }
 
 /** The routes listed at the top of this file, for `stack`. */
+/** Bytes a slow event-stream client may have waiting before snapshots are skipped. */
+const MAX_UNSENT = 1 << 20;
+
 export function liveRoutes(stack: Stack): LiveRoutes {
   const registry = metricsRegistry(stack);
   const streams = new Set<() => void>();
@@ -304,6 +307,8 @@ export function liveRoutes(stack: Stack): LiveRoutes {
   const events = (req: IncomingMessage, res: ServerResponse): void => {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     const push = (): void => {
+      // A client that does not read gets no more snapshots until it catches up: bounded memory.
+      if (res.writableLength > MAX_UNSENT) return;
       // The comment line is a keep-alive that proxies and EventSource both ignore.
       res.write(`: ping\n\ndata: ${JSON.stringify(liveSnapshot(stack))}\n\n`);
     };
