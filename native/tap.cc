@@ -15,6 +15,15 @@
 // cost more than the stack's own work on a small packet. The ArrayBuffers are
 // allocated once per device and reused for its lifetime.
 //
+// Offloads (optional, `offload` = true): the device is opened with IFF_VNET_HDR, so every
+// frame read or written is preceded by a 12-byte struct virtio_net_hdr_v1 (little-endian,
+// parsed and built in src/dev/vnet.ts), and TUNSETOFFLOAD tells the kernel we take partial
+// checksums and TCP super-frames (TSO4/TSO6): it then hands us TCP segments of up to 64 KiB
+// with gso_size = MSS, and accepts the same from us, segmenting them itself. A slot then holds
+// [header][frame]; lengths count both. If the kernel refuses any step, the device is reopened
+// plain and the reason is reported (offloadRefused) rather than thrown: offloads are a speed-up,
+// not something a caller should have to retry without.
+//
 // Why a helper thread for namespaces: a TAP belongs to the network namespace of
 // the thread that opened /dev/net/tun. Switching the main thread with setns()
 // would move all of Node's future sockets too, so a short-lived std::thread joins
@@ -96,7 +105,35 @@ OpenFailure Fail(int err, const char* syscall, std::string message) {
 
 // ─── Opening the device ─────────────────────────────────────────────────────────
 
-OpenFailure OpenTun(const std::string& name, int* out_fd, std::string* out_name) {
+// The header in front of each frame with IFF_VNET_HDR: struct virtio_net_hdr_v1 (10 bytes of
+// virtio_net_hdr plus num_buffers). 12, not the legacy 10, because it is the virtio 1.0 layout
+// that every current user (vhost, QEMU) speaks, and it is the size the JS side parses.
+constexpr int kVnetHdrLen = 12;
+constexpr unsigned kOffloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+
+// Opens and attaches the device; with `vnet`, also negotiates the virtio-net header and the
+// offloads. *out_vnet is set to whether that worked; when it did not, *out_refused says why
+// and the device is plain (the fd was reopened without IFF_VNET_HDR).
+OpenFailure OpenTunOnce(const std::string& name, bool vnet, int* out_fd, std::string* out_name,
+                        std::string* out_refused, bool* out_attached_vnet);
+
+OpenFailure OpenTun(const std::string& name, bool vnet, int* out_fd, std::string* out_name,
+                    std::string* out_refused) {
+  bool attached_vnet = false;
+  OpenFailure f = OpenTunOnce(name, vnet, out_fd, out_name, out_refused, &attached_vnet);
+  if (f.err != 0 || !attached_vnet || out_refused->empty()) return f;
+  // Negotiation failed after the device was attached: start again without the header. A device
+  // we created disappears with its fd and is made again here; a persistent one stays.
+  close(*out_fd);
+  *out_fd = -1;
+  std::string ignored;
+  return OpenTunOnce(name, false, out_fd, out_name, &ignored, &attached_vnet);
+}
+
+OpenFailure OpenTunOnce(const std::string& name, bool vnet, int* out_fd, std::string* out_name,
+                        std::string* out_refused, bool* out_attached_vnet) {
+  out_refused->clear();
+  *out_attached_vnet = false;
   int fd = open(kTunPath, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
@@ -113,10 +150,18 @@ OpenFailure OpenTun(const std::string& name, int* out_fd, std::string* out_name)
     return Fail(err, "open", std::string("cannot open ") + kTunPath);
   }
 
+  if (vnet) {
+    unsigned features = 0;
+    if (ioctl(fd, TUNGETFEATURES, &features) < 0 || (features & IFF_VNET_HDR) == 0) {
+      *out_refused = "this kernel's tun has no IFF_VNET_HDR";
+      vnet = false;
+    }
+  }
+
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   // IFF_NO_PI: frames come and go bare, without tun's 4-byte packet-info prefix.
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
   memcpy(ifr.ifr_name, name.data(), name.size());  // length checked by the caller (< IFNAMSIZ)
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -140,12 +185,31 @@ OpenFailure OpenTun(const std::string& name, int* out_fd, std::string* out_name)
   }
   *out_fd = fd;
   *out_name = ifr.ifr_name;  // the kernel fills in the final name (matters for patterns like tap%d)
+  *out_attached_vnet = vnet;
+  if (vnet) {
+    int hdr_len = kVnetHdrLen;
+    int le = 1;
+    unsigned offloads = kOffloads;
+    // Little-endian header fields whatever the host: virtio 1.0's order. On a little-endian
+    // host this is what tun does anyway, so a kernel without TUNSETVNETLE only matters on
+    // a big-endian one.
+    bool le_ok = ioctl(fd, TUNSETVNETLE, &le) == 0;
+    const uint16_t probe = 1;
+    bool host_le = *reinterpret_cast<const uint8_t*>(&probe) == 1;
+    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_len) < 0) {
+      *out_refused = std::string("TUNSETVNETHDRSZ 12 refused (") + ErrnoName(errno) + ")";
+    } else if (!le_ok && !host_le) {
+      *out_refused = std::string("TUNSETVNETLE refused on a big-endian host (") + ErrnoName(errno) + ")";
+    } else if (ioctl(fd, TUNSETOFFLOAD, offloads) < 0) {
+      *out_refused = std::string("TUNSETOFFLOAD csum|tso4|tso6 refused (") + ErrnoName(errno) + ")";
+    }
+  }
   return OpenFailure{};
 }
 
 // Runs on a throwaway thread: joins the namespace, then opens the device there.
-OpenFailure OpenTunInNetns(const std::string& name, const std::string& netns, int* out_fd,
-                           std::string* out_name) {
+OpenFailure OpenTunInNetns(const std::string& name, const std::string& netns, bool vnet, int* out_fd,
+                           std::string* out_name, std::string* out_refused) {
   std::string path = kNetnsDir + netns;
   int nsfd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (nsfd < 0) {
@@ -169,7 +233,7 @@ OpenFailure OpenTunInNetns(const std::string& name, const std::string& netns, in
     }
     return Fail(err, "setns", "cannot enter network namespace " + netns);
   }
-  return OpenTun(name, out_fd, out_name);
+  return OpenTun(name, vnet, out_fd, out_name, out_refused);
 }
 
 // ─── The device object ──────────────────────────────────────────────────────────
@@ -182,17 +246,21 @@ class Tap : public Napi::ObjectWrap<Tap> {
                            InstanceMethod<&Tap::Start>("start"),
                            InstanceMethod<&Tap::Stop>("stop"),
                            InstanceMethod<&Tap::Write>("write"),
+                           InstanceMethod<&Tap::ReadNow>("readNow"),
                            InstanceMethod<&Tap::Close>("close"),
                        });
   }
 
-  // new Tap(name, netns | undefined, slotSize, slots)
-  //   → this.name, this.rxBuffer, this.rxLengths, this.txBuffer, this.txLengths, this.txStatus
+  // new Tap(name, netns | undefined, slotSize, slots, offload = false)
+  //   → this.name, this.rxBuffer, this.rxLengths, this.txBuffer, this.txLengths, this.txStatus,
+  //     this.vnetHdrLen (12 with offloads on, else 0), this.offloadRefused (why not, or undefined)
   explicit Tap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tap>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 4 || !info[0].IsString() || !info[2].IsNumber() || !info[3].IsNumber()) {
-      throw Napi::TypeError::New(env, "new Tap(name: string, netns: string | undefined, slotSize, slots)");
+      throw Napi::TypeError::New(env,
+                                 "new Tap(name: string, netns: string | undefined, slotSize, slots, offload?)");
     }
+    bool offload = info.Length() > 4 && info[4].ToBoolean().Value();
     std::string name = info[0].As<Napi::String>();
     if (name.empty() || name.size() >= IFNAMSIZ || name.find('/') != std::string::npos) {
       ThrowSystemError(env, Fail(EINVAL, "open", "interface name \"" + name + "\" must be 1 to " +
@@ -208,6 +276,7 @@ class Tap : public Napi::ObjectWrap<Tap> {
 
     OpenFailure failure;
     std::string ifname;
+    std::string refused;
     if (info[1].IsString()) {
       std::string netns = info[1].As<Napi::String>();
       if (netns.empty() || netns.find('/') != std::string::npos || netns == "." || netns == "..") {
@@ -215,12 +284,20 @@ class Tap : public Napi::ObjectWrap<Tap> {
       }
       // The thread does nothing but syscalls and finishes before we go on, so
       // sharing the locals by reference is safe.
-      std::thread helper([&] { failure = OpenTunInNetns(name, netns, &fd_, &ifname); });
+      std::thread helper([&] { failure = OpenTunInNetns(name, netns, offload, &fd_, &ifname, &refused); });
       helper.join();
     } else {
-      failure = OpenTun(name, &fd_, &ifname);
+      failure = OpenTun(name, offload, &fd_, &ifname, &refused);
     }
     if (failure.err != 0) ThrowSystemError(env, failure);
+    bool vnet = offload && refused.empty();
+    // A slot must hold the header and the largest frame: JS sizes slots for the mode it asked
+    // for, so a slot too small for the header is the caller's bug.
+    if (vnet && slot_size_ < static_cast<size_t>(kVnetHdrLen) + 64) {
+      close(fd_);
+      fd_ = -1;
+      throw Napi::RangeError::New(env, "slotSize too small for the virtio-net header");
+    }
 
     // The shared buffers, allocated once. References keep them alive for as long
     // as the device is open even if JavaScript drops its own handles.
@@ -248,6 +325,8 @@ class Tap : public Napi::ObjectWrap<Tap> {
     self.Set("txBuffer", tx);
     self.Set("txLengths", tx_lengths);
     self.Set("txStatus", tx_status);
+    self.Set("vnetHdrLen", Napi::Number::New(env, vnet ? kVnetHdrLen : 0));
+    self.Set("offloadRefused", refused.empty() ? env.Undefined() : Napi::String::New(env, refused));
   }
 
   // A device that JavaScript forgot to close is closed when its wrapper is
@@ -327,6 +406,43 @@ class Tap : public Napi::ObjectWrap<Tap> {
     return Napi::Number::New(env, written);
   }
 
+  // readNow() → frames read into the rx slots (0 when nothing was queued), or -errno when the
+  // device failed (polling is then stopped, as a failed wake-up would). The caller processes
+  // the slots as it would a batch from onFrames. This lets the driver see what is already
+  // waiting (ACKs, say) before it acts on time (a retransmission timer) without waiting for
+  // the loop's next poll. Refused (0) while a batch is being delivered: the slots are in use.
+  Napi::Value ReadNow(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fd_ < 0 || delivering_) return Napi::Number::New(env, 0);
+    int fatal = 0;
+    uint32_t count = Drain(&fatal);
+    if (count > 0) return Napi::Number::New(env, count);
+    if (fatal != 0) {
+      StopPolling();
+      return Napi::Number::New(env, -fatal);
+    }
+    return Napi::Number::New(env, 0);
+  }
+
+  // Reads up to `slots_` frames without blocking; a read error other than "nothing more" is
+  // left in *fatal.
+  uint32_t Drain(int* fatal) {
+    uint32_t count = 0;
+    while (count < slots_) {
+      ssize_t n = read(fd_, rx_data_ + count * slot_size_, slot_size_);
+      if (n >= 0) {
+        rx_lengths_[count++] = static_cast<uint32_t>(n);
+        continue;
+      }
+      if (errno == EINTR) continue;
+      // EAGAIN: drained. Anything else (EBADFD: the device was deleted under
+      // us) will not get better by retrying: stop, and say so.
+      if (errno != EAGAIN && errno != EWOULDBLOCK) *fatal = errno;
+      break;
+    }
+    return count;
+  }
+
   // close(): stop polling and release the device. A TAP that we created (not
   // persistent) disappears with its last fd. Idempotent.
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -350,25 +466,17 @@ class Tap : public Napi::ObjectWrap<Tap> {
     if (status < 0) {
       fatal = -status;
     } else {
-      while (count < slots_) {
-        ssize_t n = read(fd_, rx_data_ + count * slot_size_, slot_size_);
-        if (n >= 0) {
-          rx_lengths_[count++] = static_cast<uint32_t>(n);
-          continue;
-        }
-        if (errno == EINTR) continue;
-        // EAGAIN: drained. Anything else (EBADFD: the device was deleted under
-        // us) will not get better by retrying: stop, and say so.
-        if (errno != EAGAIN && errno != EWOULDBLOCK) fatal = errno;
-        break;
-      }
+      count = Drain(&fatal);
     }
     if (fatal != 0) StopPolling();
     if (count == 0 && fatal == 0) return;
     try {
+      delivering_ = true;
       on_frames_.MakeCallback(self, {Napi::Number::New(env, count), Napi::Number::New(env, fatal)},
                               *async_context_);
+      delivering_ = false;
     } catch (const Napi::Error& e) {
+      delivering_ = false;
       // We are called from the event loop, not from JavaScript: there is nobody
       // to throw to, so hand the error to 'uncaughtException' as Node's own I/O does.
       napi_fatal_exception(env, e.Value());
@@ -409,6 +517,7 @@ class Tap : public Napi::ObjectWrap<Tap> {
   uint32_t slots_ = 0;
   uv_poll_t* poll_ = nullptr;
   bool polling_ = false;
+  bool delivering_ = false;  // inside onFrames: the rx slots belong to JavaScript
   Napi::FunctionReference on_frames_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   Napi::ObjectReference buffers_;

@@ -21,6 +21,18 @@ export interface LinkStats {
   tx_bytes: number;
   tx_errors: number;
   tx_dropped: number;
+  // Offload counters, kept by links with virtio-net offloads (TapLink with `offload`); optional
+  // so that links without them need not carry zeros. Names after the NIC drivers' `ethtool -S`.
+  /** Received TCP super-frames (`gso_type` ≠ NONE): one frame, several MSS of data. */
+  rx_gso_frames?: number;
+  /** Received with a partial checksum (`NEEDS_CSUM`): the kernel made it in memory. */
+  rx_csum_partial?: number;
+  /** Received with checksums the kernel already verified (`DATA_VALID`). */
+  rx_csum_unnecessary?: number;
+  /** Super-frames handed to the device for it to segment (TSO). */
+  tx_gso_frames?: number;
+  /** Frames handed to the device with a checksum for it to complete. */
+  tx_csum_partial?: number;
 }
 
 export function newLinkStats(): LinkStats {
@@ -31,6 +43,21 @@ export function newLinkStats(): LinkStats {
     tx_dropped: 0,
   };
 }
+
+/**
+ * Bits of {@link Link.rxFlags}: what the link knows about a received frame beyond its bytes.
+ *
+ * - `RX_CSUM_VALID`: the transport checksum (TCP, UDP) must not be verified; it is known good
+ *   (`DATA_VALID`) or was never computed because the frame never left this machine's memory
+ *   (`NEEDS_CSUM`, see `RX_CSUM_PARTIAL`). The IPv4 header checksum is always complete.
+ * - `RX_GSO`: a super-frame: one TCP segment carrying several MSS (`rxGsoSize[i]` each) that the
+ *   sender would have cut up on a real wire; it may exceed the MTU.
+ * - `RX_CSUM_PARTIAL`: the checksum field holds only the folded pseudo-header sum; a frame
+ *   forwarded or captured must have it completed first (`completeChecksum` in vnet.ts).
+ */
+export const RX_CSUM_VALID = 1;
+export const RX_GSO = 2;
+export const RX_CSUM_PARTIAL = 4;
 
 /**
  * Called with each batch of received frames. The frames are views into the link's
@@ -58,4 +85,43 @@ export interface Link {
   flush(): void;
   /** Release the device. Idempotent. */
   close(): void;
+
+  // ── Offloads (optional: links without them leave these out) ──────────────────────────────
+  /** Partial checksums and TCP segmentation are handled by the other side (virtio-net offloads). */
+  readonly offload?: boolean;
+  /**
+   * Largest frame (Ethernet header included) the link takes: from {@link Link.sendOffload} with
+   * segmentation when `offload`, else from `send` (MTU + Ethernet header + one VLAN tag).
+   */
+  readonly maxFrame?: number;
+  /**
+   * Per received frame, `RX_*` bits, indexed like the batch handed to the receiver and valid
+   * during that call only (the array is reused; its length is the link's batch size, not the
+   * batch's). All zero on a link without offloads.
+   */
+  readonly rxFlags?: Uint8Array;
+  /** Per received frame with `RX_GSO`: its `gso_size` (the sender's MSS). Same lifetime as `rxFlags`. */
+  readonly rxGsoSize?: Uint16Array;
+  /**
+   * Queue one frame whose transport checksum the device completes and, when `gsoType` is not
+   * `VIRTIO_NET_HDR_GSO_NONE`, which it cuts into segments of `gsoSize` payload bytes (TSO).
+   *
+   * The caller stores in the checksum field (at `csumStart + csumOffset`) the folded
+   * pseudo-header sum over the frame's whole transport length, not complemented — e.g.
+   * `fold(pseudoHeaderV4(src, dst, 6, tcpLen))` — and leaves the rest of the transport header
+   * and payload as they are; the IPv4 header (total length = the whole super-packet) carries a
+   * complete checksum. For a super-frame, `hdrLen` is the Ethernet + IP + TCP header length,
+   * the frame may be up to `maxFrame`, and TCP's FIN/PSH go on the last segment only, CWR on the
+   * first (with the `ECN` bit). The link owns the bytes from now on.
+   */
+  sendOffload?(
+    frame: Uint8Array, csumStart: number, csumOffset: number, gsoType: number, gsoSize: number, hdrLen: number,
+  ): void;
+  /**
+   * Reads whatever is already queued on the device, now, and delivers it to the receiver as one
+   * batch; returns the number of frames delivered. Drivers call it before running timers, so that
+   * an ACK already waiting is seen before a retransmission timeout fires. Does nothing (returns
+   * 0) inside the receiver, or when no receiver is set.
+   */
+  readNow?(): number;
 }

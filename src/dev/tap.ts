@@ -17,13 +17,28 @@
  * The spare byte is how a frame that was too big is caught: the kernel cuts such a
  * frame to the size of the read, so a read that fills its slot exactly may have lost
  * its tail, and is dropped (rx_length_errors) rather than passed on cut short.
+ *
+ * With `offload` the device speaks the virtio-net header (vnet.ts): each slot holds
+ * `[12-byte header][frame]`, sized for a 64 KiB super-frame, and the kernel hands us TCP
+ * super-frames and partial checksums and takes the same from us:
+ *
+ * ```
+ *  slot i:  [flags|gso_type|hdr_len|gso_size|csum_start|csum_offset|num_buffers][ Ethernet frame … ]
+ *            └─ receive: parsed into rxFlags[k], rxGsoSize[k]        └─ frames[k] (a view)
+ *            └─ transmit: zero for send(), NEEDS_CSUM (+ GSO) for sendOffload()
+ * ```
  */
 
 import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
 import type { SystemError } from '../core/errors.js';
 import type { FrameHandler, Link, LinkStats } from './device.js';
-import { newLinkStats } from './device.js';
+import { newLinkStats, RX_CSUM_PARTIAL, RX_CSUM_VALID, RX_GSO } from './device.js';
+import {
+  GSO_MAX_SIZE, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN,
+  VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VNET_HDR_LEN,
+  completeChecksum, parseVirtioNetHdr, writeVirtioNetHdr, type VirtioNetHdr,
+} from './vnet.js';
 
 /** Options of {@link TapLink.open}. */
 export interface TapLinkOptions {
@@ -38,6 +53,14 @@ export interface TapLinkOptions {
   mtu?: number;
   /** Frames read per wake-up, and frames queued before a send flushes by itself. Default 64. */
   batch?: number;
+  /**
+   * Negotiate virtio-net offloads (`IFF_VNET_HDR`, `TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6`): the
+   * kernel then sends TCP super-frames of up to 64 KiB with partial checksums, and segments and
+   * checksums what {@link TapLink.sendOffload} hands it. If the kernel refuses, the link opens
+   * without them: `offload` is then false and `offloadRefused` says why. Each slot then holds
+   * 64 KiB, so a link takes `2 × batch × 64 KiB` of memory. Default false.
+   */
+  offload?: boolean;
   /**
    * Called when the device fails while running (it was deleted, or polling broke).
    * Delivery has stopped by then. Default: `process.emitWarning(err)`.
@@ -82,16 +105,25 @@ interface NativeTap {
   readonly txLengths: Uint32Array;
   /** After `write()`: frames written, bytes written, dropped (EAGAIN/ENOBUFS), errors. */
   readonly txStatus: Uint32Array;
+  /** Bytes of virtio-net header before each frame in both buffers: 12 with offloads, else 0. */
+  readonly vnetHdrLen: number;
+  /** Why offloads were asked for and not negotiated; `undefined` otherwise. */
+  readonly offloadRefused: string | undefined;
   /** Starts polling; `onFrames(count, errno)` runs once per wake-up. errno ≠ 0: polling stopped. */
   start(onFrames: (count: number, errno: number) => void): void;
   stop(): void;
   /** Writes tx slots `0 … count-1`; returns how many the kernel took. */
   write(count: number): number;
+  /**
+   * Reads what is queued now into rx slots `0 …`; returns the count, or -errno when the device
+   * failed (polling has stopped). 0 while `onFrames` runs.
+   */
+  readNow(): number;
   close(): void;
 }
 
 interface NativeAddon {
-  Tap: new (name: string, netns: string | undefined, slotSize: number, slots: number) => NativeTap;
+  Tap: new (name: string, netns: string | undefined, slotSize: number, slots: number, offload?: boolean) => NativeTap;
 }
 
 /** Where `npm install` builds the addon. Both src/dev/ and dist/dev/ sit two levels below the root. */
@@ -121,16 +153,37 @@ const MAX_L2_OVERHEAD = 14 + 4;
 /** Slots are rounded up to a cache line so that each frame starts aligned. */
 const SLOT_ALIGN = 64;
 
+/** The checksum field's offset in the TCP header, the only one TSO knows. */
+const TCP_CSUM_OFFSET = 16;
+
 /** A TAP device, opened with {@link TapLink.open}. TAP frames carry no FCS. */
 export class TapLink implements Link {
   readonly hasFcs = false;
-  readonly stats: LinkStats = newLinkStats();
+  readonly stats: Required<LinkStats> = {
+    ...newLinkStats(), rx_gso_frames: 0, rx_csum_partial: 0, rx_csum_unnecessary: 0, tx_gso_frames: 0, tx_csum_partial: 0,
+  };
+  /** Offloads are on: frames carry the virtio-net header, and super-frames and partial checksums flow. */
+  readonly offload: boolean;
+  /** Why `offload` was asked for and is off (the kernel refused a step); `undefined` otherwise. */
+  readonly offloadRefused: string | undefined;
+  /** Largest frame accepted: 64 KiB + 18 from `sendOffload` with TSO, else MTU + 18 (Ethernet + VLAN tag). */
+  readonly maxFrame: number;
+  /** `RX_*` bits per frame of the batch being delivered (see {@link Link.rxFlags}). */
+  readonly rxFlags: Uint8Array;
+  /** `gso_size` per frame of the batch being delivered that has `RX_GSO`, else 0. */
+  readonly rxGsoSize: Uint16Array;
 
   private readonly rxBytes: Uint8Array;
   private readonly rxLengths: Uint32Array;
   private readonly txBytes: Uint8Array;
+  /** The tx buffer as words: slots are 64-byte aligned, so zeroing a header is three stores. */
+  private readonly txWords: Uint32Array;
   private readonly txLengths: Uint32Array;
   private readonly txStatus: Uint32Array;
+  /** Bytes of virtio-net header in front of each frame in a slot (12 or 0). */
+  private readonly hdrLen: number;
+  /** The rx slot each delivered frame came from, so its header can be read back. */
+  private readonly rxSlot: Uint16Array;
   /** The batch handed to the receiver: one array, emptied and refilled on every wake-up. */
   private readonly rxFrames: Uint8Array[] = [];
   /** Frames waiting in the tx slots. */
@@ -138,6 +191,8 @@ export class TapLink implements Link {
   private flushTimer: NodeJS.Immediate | null = null;
   private receiver: FrameHandler | null = null;
   private polling = false;
+  /** A batch is being handed to the receiver: its frames live in the rx slots. */
+  private delivering = false;
   private closed = false;
 
   private constructor(
@@ -157,8 +212,16 @@ export class TapLink implements Link {
     this.rxBytes = new Uint8Array(dev.rxBuffer);
     this.rxLengths = dev.rxLengths;
     this.txBytes = new Uint8Array(dev.txBuffer);
+    this.txWords = new Uint32Array(dev.txBuffer);
     this.txLengths = dev.txLengths;
     this.txStatus = dev.txStatus;
+    this.hdrLen = dev.vnetHdrLen;
+    this.offload = dev.vnetHdrLen !== 0;
+    this.offloadRefused = dev.offloadRefused;
+    this.maxFrame = (this.offload ? GSO_MAX_SIZE : mtu) + MAX_L2_OVERHEAD;
+    this.rxFlags = new Uint8Array(batch);
+    this.rxGsoSize = new Uint16Array(batch);
+    this.rxSlot = new Uint16Array(batch);
   }
 
   /**
@@ -180,11 +243,15 @@ export class TapLink implements Link {
     if (!Number.isInteger(batch) || batch < 1 || batch > 4096) {
       throw new RangeError(`batch must be an integer from 1 to 4096, got ${batch}`);
     }
-    const slotSize = Math.ceil((mtu + MAX_L2_OVERHEAD + 1) / SLOT_ALIGN) * SLOT_ALIGN;
+    const offload = opts.offload ?? false;
+    const slotFor = (hdr: number, frame: number): number => Math.ceil((hdr + frame + 1) / SLOT_ALIGN) * SLOT_ALIGN;
+    const slotSize = offload
+      ? slotFor(VNET_HDR_LEN, Math.max(GSO_MAX_SIZE, mtu) + MAX_L2_OVERHEAD)
+      : slotFor(0, mtu + MAX_L2_OVERHEAD);
     const { Tap } = loadAddon();
     let dev: NativeTap;
     try {
-      dev = new Tap(name, opts.netns, slotSize, batch);
+      dev = new Tap(name, opts.netns, slotSize, batch, offload);
     } catch (e) {
       throw toTapError(e, name);
     }
@@ -221,11 +288,100 @@ export class TapLink implements Link {
       this.stats.tx_dropped++;
       return;
     }
-    this.txBytes.set(frame, this.txCount * this.slotSize);
-    this.txLengths[this.txCount] = len;
+    const at = this.txCount * this.slotSize;
+    const hdr = this.hdrLen;
+    if (hdr !== 0) {
+      // A zero header: no offload asked; the frame carries its full checksums.
+      const w = at >>> 2;
+      this.txWords[w] = 0;
+      this.txWords[w + 1] = 0;
+      this.txWords[w + 2] = 0;
+    }
+    this.txBytes.set(frame, at + hdr);
+    this.queued(hdr + len);
+  }
+
+  /**
+   * Queues `frame` for the kernel to finish: it completes the transport checksum (the field at
+   * `csumStart + csumOffset` holds the folded pseudo-header sum over the whole transport length,
+   * not complemented) and, for `gsoType` TCPV4 or TCPV6 (optionally with the ECN bit), cuts the
+   * frame into segments of `gsoSize` payload bytes behind copies of its first `hdrLen` bytes
+   * (Ethernet + IP + TCP headers). See {@link Link.sendOffload} for what the frame must hold.
+   *
+   * Without offloads (not negotiated) the checksum is completed here, and a super-frame larger
+   * than the MTU is dropped (tx_dropped): a caller checks `offload` before building those.
+   * Inconsistent arguments (the checksum field beyond the frame, an unknown `gsoType`, a zero
+   * `gsoSize` or a `hdrLen` beyond the frame with GSO, `csumOffset` not TCP's with TSO) are
+   * counted in tx_errors, as the kernel would refuse them (EINVAL).
+   */
+  sendOffload(
+    frame: Uint8Array, csumStart: number, csumOffset: number, gsoType: number, gsoSize: number, hdrLen: number,
+  ): void {
+    const len = frame.length;
+    const gso = gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
+    if (this.closed || len === 0 || len > (gso === VIRTIO_NET_HDR_GSO_NONE ? this.mtu + MAX_L2_OVERHEAD : this.maxFrame)) {
+      this.stats.tx_dropped++;
+      return;
+    }
+    if (
+      csumStart + csumOffset + 2 > len ||
+      (gso !== VIRTIO_NET_HDR_GSO_NONE &&
+        ((gso !== VIRTIO_NET_HDR_GSO_TCPV4 && gso !== VIRTIO_NET_HDR_GSO_TCPV6) ||
+          gsoSize === 0 || hdrLen > len || csumOffset !== TCP_CSUM_OFFSET)) ||
+      (gso === VIRTIO_NET_HDR_GSO_NONE && gsoType !== gso)
+    ) {
+      this.stats.tx_errors++;
+      return;
+    }
+    const at = this.txCount * this.slotSize;
+    const hdr = this.hdrLen;
+    this.txBytes.set(frame, at + hdr);
+    if (hdr === 0) {
+      completeChecksum(this.txBytes.subarray(at, at + len), csumStart, csumOffset);
+    } else {
+      writeVirtioNetHdr(this.txBytes, at, VIRTIO_NET_HDR_F_NEEDS_CSUM, gsoType,
+        gso === VIRTIO_NET_HDR_GSO_NONE ? 0 : hdrLen, gso === VIRTIO_NET_HDR_GSO_NONE ? 0 : gsoSize, csumStart, csumOffset);
+      this.stats.tx_csum_partial++;
+      if (gso !== VIRTIO_NET_HDR_GSO_NONE) this.stats.tx_gso_frames++;
+    }
+    this.queued(hdr + len);
+  }
+
+  /** Takes the slot just filled with `bytes` (header included) and flushes if the slots are full. */
+  private queued(bytes: number): void {
+    this.txLengths[this.txCount] = bytes;
     this.txCount++;
     if (this.txCount === this.batch) this.flush();
     else this.flushTimer ??= setImmediate(this.flushLater);
+  }
+
+  /**
+   * Reads the frames already queued in the kernel and delivers them to the receiver now, as one
+   * batch, instead of at the loop's next poll; returns how many were delivered. A driver calls it
+   * before acting on time, so that (say) an ACK already waiting is seen before a retransmission
+   * timer fires. Returns 0 without reading inside the receiver (its batch still occupies the
+   * slots), when no receiver is set, or after close.
+   */
+  readNow(): number {
+    if (this.closed || !this.polling || this.delivering) return 0;
+    const n = this.dev.readNow();
+    if (n === 0) return 0;
+    const before = this.stats.rx_packets;
+    if (n < 0) this.onFrames(0, -n);
+    else this.onFrames(n, 0);
+    return this.stats.rx_packets - before;
+  }
+
+  /**
+   * The full virtio-net header of frame `i` of the batch being delivered, into `out` (for a
+   * relay, or to complete a partial checksum: csum_start, csum_offset). Valid during the
+   * receiver's call only. Returns false when the link has no offloads or `i` is not in the batch.
+   */
+  rxHeader(i: number, out: VirtioNetHdr): boolean {
+    if (this.hdrLen === 0 || !this.delivering || i < 0 || i >= this.rxFrames.length) return false;
+    const at = this.rxSlot[i]! * this.slotSize;
+    parseVirtioNetHdr(this.rxBytes, at, this.rxLengths[this.rxSlot[i]!]!, out);
+    return true;
   }
 
   /**
@@ -271,24 +427,51 @@ export class TapLink implements Link {
     const frames = this.rxFrames;
     frames.length = 0;
     const slot = this.slotSize;
+    const hdr = this.hdrLen;
+    const b = this.rxBytes;
+    const st = this.stats;
     for (let i = 0; i < count; i++) {
       const len = this.rxLengths[i] ?? 0;
-      if (len >= slot) {
+      if (len >= slot || len < hdr) {
         // Filled the slot: the kernel may have cut it (see the file comment).
-        this.stats.rx_errors++;
-        this.stats.rx_length_errors++;
+        st.rx_errors++;
+        st.rx_length_errors++;
         continue;
       }
-      this.stats.rx_packets++;
-      this.stats.rx_bytes += len;
-      frames.push(this.rxBytes.subarray(i * slot, i * slot + len));
+      const at = i * slot;
+      if (hdr !== 0) {
+        const k = frames.length;
+        const flags = b[at]!;
+        let rx = 0;
+        if ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
+          rx = RX_CSUM_VALID | RX_CSUM_PARTIAL;
+          st.rx_csum_partial++;
+        } else if ((flags & VIRTIO_NET_HDR_F_DATA_VALID) !== 0) {
+          rx = RX_CSUM_VALID;
+          st.rx_csum_unnecessary++;
+        }
+        if (b[at + 1] !== VIRTIO_NET_HDR_GSO_NONE) {
+          rx |= RX_GSO;
+          st.rx_gso_frames++;
+          this.rxGsoSize[k] = b[at + 4]! | (b[at + 5]! << 8);
+        } else {
+          this.rxGsoSize[k] = 0;
+        }
+        this.rxFlags[k] = rx;
+        this.rxSlot[k] = i;
+      }
+      st.rx_packets++;
+      st.rx_bytes += len - hdr;
+      frames.push(b.subarray(at + hdr, at + len));
     }
     const handler = this.receiver;
+    this.delivering = true;
     try {
       // A throwing handler reaches 'uncaughtException' (the addon passes it on), and
       // delivery goes on with the next batch, as with a throwing 'data' listener.
       if (frames.length > 0 && handler !== null) handler(frames);
     } finally {
+      this.delivering = false;
       frames.length = 0;
       if (errno !== 0) this.fail(errno);
     }
