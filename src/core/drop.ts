@@ -50,6 +50,22 @@ export const DropReason = {
   IP_OUTNOROUTES: 'IP_OUTNOROUTES',
   /** Datagram too large to build or reassemble. */
   PKT_TOO_BIG: 'PKT_TOO_BIG',
+  // ipv6
+  /** IPv6 is disabled on the interface (Ip6 InDiscards). */
+  IPV6DISABLED: 'IPV6DISABLED',
+  /** An extension header that is truncated or invalid (Ip6 InHdrErrors). */
+  IPV6_BAD_EXTHDR: 'IPV6_BAD_EXTHDR',
+  // ndisc
+  /** A Neighbor Discovery message in a fragmented packet (RFC 6980 §5). */
+  IPV6_NDISC_FRAG: 'IPV6_NDISC_FRAG',
+  /** A Neighbor Discovery message whose hop limit is not 255: it crossed a router (RFC 4861 §6.1). */
+  IPV6_NDISC_HOP_LIMIT: 'IPV6_NDISC_HOP_LIMIT',
+  /** A Neighbor Discovery message with an ICMPv6 code other than 0. */
+  IPV6_NDISC_BAD_CODE: 'IPV6_NDISC_BAD_CODE',
+  /** A Neighbor Discovery option of length 0, overrunning the message, or malformed. */
+  IPV6_NDISC_BAD_OPTIONS: 'IPV6_NDISC_BAD_OPTIONS',
+  /** A neighbour solicitation for an address that is not ours. */
+  IPV6_NDISC_NS_OTHERHOST: 'IPV6_NDISC_NS_OTHERHOST',
   /** The loopback backlog (packets we sent to ourselves) was full. */
   CPU_BACKLOG: 'CPU_BACKLOG',
   // fragments

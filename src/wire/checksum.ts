@@ -10,7 +10,7 @@
  * Verifying is summing the packet *with* its checksum field in place: a correct packet sums
  * to 0xffff, so `checksum(...) === 0`.
  */
-import type { Ipv4Addr } from './addr.js';
+import { ipv6Bytes, type Ipv4Addr, type Ipv6Addr } from './addr.js';
 
 /**
  * Adds the 16-bit words of `b[o .. o+len)` to `initial` and returns the sum folded to 16 bits
@@ -62,4 +62,24 @@ export function checksum(b: Uint8Array, o: number, len: number, initial = 0): nu
  */
 export function pseudoHeaderV4(src: Ipv4Addr, dst: Ipv4Addr, proto: number, len: number): number {
   return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + proto + len;
+}
+
+/**
+ * The unfolded sum of the eight 16-bit words of the IPv6 address at `b[o]`: one half of a
+ * pseudo-header, taken straight from a received header without reading the address as text.
+ */
+export function ipv6AddrSum(b: Uint8Array, o: number): number {
+  let s = 0;
+  for (let i = o; i < o + 16; i += 2) s += (b[i]! << 8) | b[i + 1]!;
+  return s;
+}
+
+/**
+ * The unfolded sum of the IPv6 pseudo-header that upper-layer checksums cover (RFC 8200 §8.1):
+ * source, destination, the 32-bit upper-layer packet length, three zero bytes and the next
+ * header value of the upper layer (not of an extension header before it). Pass it as
+ * `initial` to {@link sum16} or {@link checksum}. Unlike IPv4's, it is mandatory for UDP too.
+ */
+export function pseudoHeaderV6(src: Ipv6Addr, dst: Ipv6Addr, proto: number, len: number): number {
+  return ipv6AddrSum(ipv6Bytes(src), 0) + ipv6AddrSum(ipv6Bytes(dst), 0) + (len >>> 16) + (len & 0xffff) + proto;
 }
