@@ -37,7 +37,7 @@ import { newLinkStats, RX_CSUM_PARTIAL, RX_CSUM_VALID, RX_GSO } from './device.j
 import {
   GSO_MAX_SIZE, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN,
   VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VNET_HDR_LEN,
-  completeChecksum, parseVirtioNetHdr, writeVirtioNetHdr, type VirtioNetHdr,
+  completeChecksum, emitGsoSegment, gsoSegmentCount, parseVirtioNetHdr, writeVirtioNetHdr, type VirtioNetHdr,
 } from './vnet.js';
 
 /** Options of {@link TapLink.open}. */
@@ -308,8 +308,10 @@ export class TapLink implements Link {
    * frame into segments of `gsoSize` payload bytes behind copies of its first `hdrLen` bytes
    * (Ethernet + IP + TCP headers). See {@link Link.sendOffload} for what the frame must hold.
    *
-   * Without offloads (not negotiated) the checksum is completed here, and a super-frame larger
-   * than the MTU is dropped (tx_dropped): a caller checks `offload` before building those.
+   * Without offloads (not negotiated) the link does the kernel's part itself: it completes the
+   * checksum, and cuts a super-frame into segments (`emitGsoSegment`), each in a slot of its own;
+   * a segment that would exceed the MTU is dropped (tx_dropped). That costs a copy a stack
+   * could save by building MSS-sized segments when `offload` is false.
    * Inconsistent arguments (the checksum field beyond the frame, an unknown `gsoType`, a zero
    * `gsoSize` or a `hdrLen` beyond the frame with GSO, `csumOffset` not TCP's with TSO) are
    * counted in tx_errors, as the kernel would refuse them (EINVAL).
@@ -319,7 +321,7 @@ export class TapLink implements Link {
   ): void {
     const len = frame.length;
     const gso = gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
-    if (this.closed || len === 0 || len > (gso === VIRTIO_NET_HDR_GSO_NONE ? this.mtu + MAX_L2_OVERHEAD : this.maxFrame)) {
+    if (this.closed || len === 0 || len > (gso === VIRTIO_NET_HDR_GSO_NONE ? this.mtu : GSO_MAX_SIZE) + MAX_L2_OVERHEAD) {
       this.stats.tx_dropped++;
       return;
     }
@@ -333,8 +335,12 @@ export class TapLink implements Link {
       this.stats.tx_errors++;
       return;
     }
-    const at = this.txCount * this.slotSize;
     const hdr = this.hdrLen;
+    if (hdr === 0 && gso !== VIRTIO_NET_HDR_GSO_NONE) {
+      this.segment(frame, csumStart, gsoType, gsoSize);
+      return;
+    }
+    const at = this.txCount * this.slotSize;
     this.txBytes.set(frame, at + hdr);
     if (hdr === 0) {
       completeChecksum(this.txBytes.subarray(at, at + len), csumStart, csumOffset);
@@ -345,6 +351,21 @@ export class TapLink implements Link {
       if (gso !== VIRTIO_NET_HDR_GSO_NONE) this.stats.tx_gso_frames++;
     }
     this.queued(hdr + len);
+  }
+
+  /** TSO in software, for a device without it: each segment straight into a tx slot. */
+  private segment(frame: Uint8Array, csumStart: number, gsoType: number, gsoSize: number): void {
+    const len = frame.length;
+    const hdrs = csumStart + (frame[csumStart + 12]! >>> 4) * 4;
+    if (hdrs > len || hdrs + gsoSize > this.mtu + MAX_L2_OVERHEAD) {
+      this.stats.tx_dropped++;
+      return;
+    }
+    const n = gsoSegmentCount(frame, len, csumStart, gsoSize);
+    for (let k = 0; k < n; k++) {
+      const at = this.txCount * this.slotSize;
+      this.queued(emitGsoSegment(frame, len, csumStart, gsoType, gsoSize, k, this.txBytes, at));
+    }
   }
 
   /** Takes the slot just filled with `bytes` (header included) and flushes if the slots are full. */

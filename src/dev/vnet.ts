@@ -30,7 +30,7 @@
  * (`virtio_net_hdr_to_skb`, `virtio_net_hdr_from_skb`), drivers/net/tun.c.
  */
 import { DropReason } from '../core/drop.js';
-import { checksum } from '../wire/checksum.js';
+import { checksum, sum16 } from '../wire/checksum.js';
 
 /** Bytes of `struct virtio_net_hdr_v1` (the 10-byte legacy header plus `num_buffers`). */
 export const VNET_HDR_LEN = 12;
@@ -157,4 +157,80 @@ export function completeChecksum(f: Uint8Array, csumStart: number, csumOffset: n
   const c = checksum(f, csumStart, f.length - csumStart) || 0xffff;
   f[at] = c >>> 8;
   f[at + 1] = c;
+}
+
+// ── Segmentation in software ────────────────────────────────────────────────────────────
+//
+// What the kernel does with a TSO super-frame (net/ipv4/tcp_offload.c `tcp_gso_segment`,
+// net/ipv4/af_inet.c `inet_gso_segment`), for a link that cannot: each segment is a copy of the
+// headers and the next `gso_size` bytes of payload, with the lengths, the IPv4 ID (+1 per
+// segment), the sequence number and the checksums made right; FIN and PSH stay on the last
+// segment only, CWR on the first.
+
+/** Offset of the IP header: after the Ethernet header and one 802.1Q/802.1ad tag, if any. */
+function networkOffset(f: Uint8Array): number {
+  const type = (f[12]! << 8) | f[13]!;
+  return type === 0x8100 || type === 0x88a8 ? 18 : 14;
+}
+
+/**
+ * How many segments a TSO super-frame of `len` bytes becomes: its TCP payload (after the TCP
+ * header at `csumStart`) in pieces of `gsoSize`; at least 1.
+ */
+export function gsoSegmentCount(f: Uint8Array, len: number, csumStart: number, gsoSize: number): number {
+  const hdrs = csumStart + (f[csumStart + 12]! >>> 4) * 4;
+  return Math.max(1, Math.ceil((len - hdrs) / gsoSize));
+}
+
+/**
+ * Writes segment `k` of the TSO super-frame `f` (TCP header at `csumStart`, IPv4 or IPv6 by
+ * `gsoType`) into `dst` at `o`, with complete checksums, and returns its length. The TCP
+ * checksum field of `f` is not read: each segment's is computed from scratch. `dst` must have
+ * room for the headers plus `gsoSize` bytes.
+ */
+export function emitGsoSegment(
+  f: Uint8Array, len: number, csumStart: number, gsoType: number, gsoSize: number, k: number, dst: Uint8Array, o: number,
+): number {
+  const hdrs = csumStart + (f[csumStart + 12]! >>> 4) * 4;
+  const from = hdrs + k * gsoSize;
+  const chunk = Math.min(gsoSize, len - from);
+  const last = from + chunk >= len;
+  dst.set(f.subarray(0, hdrs), o);
+  dst.set(f.subarray(from, from + chunk), o + hdrs);
+  const nh = o + networkOffset(f);
+  const t = o + csumStart;
+  const tcpLen = hdrs - csumStart + chunk;
+  let pseudo: number;
+  if ((gsoType & ~VIRTIO_NET_HDR_GSO_ECN) === VIRTIO_NET_HDR_GSO_TCPV6) {
+    const payload = o + hdrs + chunk - (nh + 40);
+    dst[nh + 4] = payload >>> 8;
+    dst[nh + 5] = payload;
+    pseudo = sum16(dst, nh + 8, 32) + tcpLen + 6;
+  } else {
+    const total = o + hdrs + chunk - nh;
+    dst[nh + 2] = total >>> 8;
+    dst[nh + 3] = total;
+    const id = (((dst[nh + 4]! << 8) | dst[nh + 5]!) + k) & 0xffff;
+    dst[nh + 4] = id >>> 8;
+    dst[nh + 5] = id;
+    dst[nh + 10] = 0;
+    dst[nh + 11] = 0;
+    const ipc = checksum(dst, nh, (dst[nh]! & 0x0f) * 4);
+    dst[nh + 10] = ipc >>> 8;
+    dst[nh + 11] = ipc;
+    pseudo = sum16(dst, nh + 12, 8) + tcpLen + 6;
+  }
+  const seq = (((dst[t + 4]! << 24) | (dst[t + 5]! << 16) | (dst[t + 6]! << 8) | dst[t + 7]!) + k * gsoSize) >>> 0;
+  dst[t + 4] = seq >>> 24;
+  dst[t + 5] = seq >>> 16;
+  dst[t + 6] = seq >>> 8;
+  dst[t + 7] = seq;
+  if (!last) dst[t + 13] = dst[t + 13]! & ~(0x01 | 0x08); // FIN, PSH
+  if (k > 0) dst[t + 13] = dst[t + 13]! & ~0x80; // CWR
+  dst[t + 16] = 0;
+  dst[t + 17] = 0;
+  const c = checksum(dst, t, tcpLen, pseudo);
+  dst[t + 16] = c >>> 8;
+  dst[t + 17] = c;
+  return hdrs + chunk;
 }

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RX_CSUM_PARTIAL, RX_CSUM_VALID, RX_GSO } from '../../src/dev/device.js';
 import { TapLink } from '../../src/dev/tap.js';
 import {
-  VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, newVirtioNetHdr,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, emitGsoSegment, newVirtioNetHdr,
 } from '../../src/dev/vnet.js';
 import { checksum, fold, pseudoHeaderV4, sum16 } from '../../src/wire/checksum.js';
 import { Netns, tapSkipReason } from '../helpers/netns.js';
@@ -44,10 +44,13 @@ const macBytes = (mac: string): number[] => mac.split(':').map((h) => parseInt(h
 const ipNum = (ip: string): number => ip.split('.').reduce((a, x) => a * 256 + Number(x), 0);
 
 /**
- * An Ethernet + IPv4 + TCP (ACK|PSH, no options) frame carrying `payload`, with the TCP checksum
- * field holding the pseudo-header sum over the whole TCP length, as `sendOffload` wants it.
+ * An Ethernet + IPv4 + TCP (`flags`, default ACK|PSH; no options) frame carrying `payload`, with
+ * the TCP checksum field holding the pseudo-header sum over the whole TCP length, as
+ * `sendOffload` wants it.
  */
-function tcpSuperFrame(dstMac: string, srcMac: string, src: string, dst: string, seq: number, payload: Uint8Array): Uint8Array {
+function tcpSuperFrame(
+  dstMac: string, srcMac: string, src: string, dst: string, seq: number, payload: Uint8Array, flags = 0x18,
+): Uint8Array {
   const f = new Uint8Array(54 + payload.length);
   f.set(macBytes(dstMac), 0);
   f.set(macBytes(srcMac), 6);
@@ -65,7 +68,7 @@ function tcpSuperFrame(dstMac: string, srcMac: string, src: string, dst: string,
   new DataView(f.buffer).setUint32(t + 4, seq);
   new DataView(f.buffer).setUint32(t + 8, 1);
   f[t + 12] = 5 << 4;
-  f[t + 13] = 0x18; // ACK | PSH
+  f[t + 13] = flags;
   f[t + 14] = 0xff;
   f[t + 15] = 0xff;
   const pseudo = fold(pseudoHeaderV4(ipNum(src), ipNum(dst), 6, 20 + payload.length));
@@ -246,6 +249,18 @@ describe.skipIf(skip !== null)('TapLink with virtio-net offloads on a real TAP',
     });
     expect(got).toEqual(payload);
     expect(sum16(got, 0, got.length)).toBe(sum16(payload, 0, payload.length));
+
+    // Our software segmentation (for links without TSO) makes the same segments as the
+    // kernel's, but for what forwarding changed: MACs, TTL and so the IP header checksum.
+    const mine = new Uint8Array(1600);
+    segments.forEach((s, k) => {
+      const len = emitGsoSegment(frame, frame.length, 34, VIRTIO_NET_HDR_GSO_TCPV4, 1448, k, mine, 0);
+      expect(len).toBe(s.length);
+      expect(mine.subarray(14, 22)).toEqual(s.subarray(14, 22)); // version … fragment field, ID included
+      expect(mine[22]! - 1).toBe(s[22]);
+      expect(mine.subarray(23, 24)).toEqual(s.subarray(23, 24));
+      expect(mine.subarray(26, len)).toEqual(s.subarray(26));
+    });
   });
 
   it('reads what is queued now with readNow(), before the loop polls', () => {
@@ -289,7 +304,7 @@ describe.skipIf(skip !== null)('TapLink with virtio-net offloads on a real TAP',
     expect(l.stats.tx_packets).toBe(before.tx_packets);
   });
 
-  it('completes the checksum itself when offloads are off', async () => {
+  it('completes the checksum and segments itself when offloads are off', async () => {
     const F = `vnQ${tag}`;
     const q = open(F, nsB, false);
     sh(nsB, `ip addr add 10.78.4.1/24 dev ${F} && ip link set ${F} up && ip neigh replace 10.78.4.2 lladdr 02:00:00:00:04:02 dev ${F} nud permanent`);
@@ -307,5 +322,20 @@ describe.skipIf(skip !== null)('TapLink with virtio-net offloads on a real TAP',
     expect(await waitFor(() => rsts.length > 0)).toBe(true);
     // RFC 9293 §3.10.7.1: a RST answering a segment with ACK takes its sequence number from that ACK.
     expect(u32(rsts[0]!, 38)).toBe(1);
+
+    // A super-frame on this link is cut up here. Without ACK, each RST acknowledges the segment
+    // it answers (SEQ + LEN), so the kernel's answers show every segment arrived and verified.
+    rsts.length = 0;
+    const big = tcpSuperFrame(kernelMac, '02:00:00:00:04:02', '10.78.4.2', '10.78.4.1', 5000, new Uint8Array(3000).fill(7), 0x08);
+    const before = { ...q.stats };
+    q.sendOffload(big, 34, 16, VIRTIO_NET_HDR_GSO_TCPV4, 1000, 54);
+    q.flush();
+    expect(q.stats.tx_packets - before.tx_packets).toBe(3);
+    expect(q.stats.tx_gso_frames).toBe(0); // the device segmented nothing
+    expect(await waitFor(() => rsts.length >= 3)).toBe(true);
+    expect(rsts.map((r) => u32(r, 42)).sort()).toEqual([6000, 7000, 8000]);
+    // A segment longer than the MTU cannot be made.
+    q.sendOffload(big, 34, 16, VIRTIO_NET_HDR_GSO_TCPV4, 1500, 54);
+    expect(q.stats.tx_dropped - before.tx_dropped).toBe(1);
   });
 });

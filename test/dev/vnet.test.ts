@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { DropReason } from '../../src/core/drop.js';
 import {
   VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE,
-  VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VNET_HDR_LEN, completeChecksum, emitVirtioNetHdr,
-  newVirtioNetHdr, parseVirtioNetHdr, writeVirtioNetHdr,
+  VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VNET_HDR_LEN, completeChecksum, emitGsoSegment, emitVirtioNetHdr,
+  gsoSegmentCount, newVirtioNetHdr, parseVirtioNetHdr, writeVirtioNetHdr,
 } from '../../src/dev/vnet.js';
-import { fold, pseudoHeaderV4 } from '../../src/wire/checksum.js';
+import { checksum, fold, pseudoHeaderV4, sum16 } from '../../src/wire/checksum.js';
 import { readPcap } from '../helpers/pcap-read.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
@@ -143,5 +143,89 @@ describe('completeChecksum', () => {
     f[1] = 0xcb; // 0xedcb + 0x1234 = 0xffff
     completeChecksum(f, 0, 6);
     expect([f[6], f[7]]).toEqual([0xff, 0xff]);
+  });
+});
+
+describe('segmentation in software (TSO for a link without it)', () => {
+  const PAYLOAD = Uint8Array.from({ length: 5000 }, (_, i) => (i * 13 + (i >> 7)) & 0xff);
+  const u16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
+  const u32 = (b: Uint8Array, o: number): number => new DataView(b.buffer, b.byteOffset).getUint32(o);
+
+  /** A super-frame: Ethernet (+ `vlan`), IPv4 or IPv6, TCP with 12 bytes of options, PAYLOAD. */
+  function superFrame(v6: boolean, flags: number, vlan = false): { f: Uint8Array; csumStart: number } {
+    const l2 = vlan ? 18 : 14;
+    const l3 = v6 ? 40 : 20;
+    const t = l2 + l3;
+    const f = new Uint8Array(t + 32 + PAYLOAD.length);
+    const v = new DataView(f.buffer);
+    f.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2]);
+    if (vlan) v.setUint32(12, 0x81000005);
+    v.setUint16(l2 - 2, v6 ? 0x86dd : 0x0800);
+    if (v6) {
+      v.setUint32(l2, 0x60000000);
+      v.setUint16(l2 + 4, 32 + PAYLOAD.length);
+      f[l2 + 6] = 6;
+      f[l2 + 7] = 64;
+      f.set(hex('fd000069000000000000000000000001 fd000069000000000000000000000002'), l2 + 8);
+    } else {
+      f.set(hex('4500 0000 beef 4000 4006 0000 c0a84501 c0a84502'), l2);
+      v.setUint16(l2 + 2, 20 + 32 + PAYLOAD.length);
+    }
+    v.setUint32(t, 0x1f900050); // ports 8080 → 80
+    v.setUint32(t + 4, 0xfffff000); // a sequence number that wraps during the frame
+    v.setUint32(t + 8, 77);
+    f[t + 12] = 8 << 4; // 32-byte header
+    f[t + 13] = flags;
+    v.setUint16(t + 14, 1000);
+    f.set([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2], t + 20); // NOP NOP timestamps
+    f.set(PAYLOAD, t + 32);
+    return { f, csumStart: t };
+  }
+
+  for (const [name, v6, vlan] of [['IPv4', false, false], ['IPv6', true, false], ['IPv4 behind a VLAN tag', false, true]] as const) {
+    it(`cuts an ${name} super-frame into MSS segments that each verify`, () => {
+      const { f, csumStart: t } = superFrame(v6, 0x80 | 0x18 | 0x01, vlan); // CWR, ACK, PSH, FIN
+      const l2 = vlan ? 18 : 14;
+      const MSS = 1448;
+      const n = gsoSegmentCount(f, f.length, t, MSS);
+      expect(n).toBe(4); // 5000 = 3 × 1448 + 656
+      const got = new Uint8Array(PAYLOAD.length);
+      const dst = new Uint8Array(2000);
+      for (let k = 0; k < n; k++) {
+        dst.fill(0xaa);
+        const len = emitGsoSegment(f, f.length, t, v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4, MSS, k, dst, 7);
+        const s = dst.subarray(7, 7 + len);
+        const chunk = k < n - 1 ? MSS : 656;
+        expect(len).toBe(t + 32 + chunk);
+        expect(dst[6]).toBe(0xaa);
+        expect(dst[7 + len]).toBe(0xaa);
+        expect(s.subarray(0, l2)).toEqual(f.subarray(0, l2));
+        let pseudo: number;
+        if (v6) {
+          expect(u16(s, l2 + 4)).toBe(32 + chunk);
+          pseudo = sum16(s, l2 + 8, 32) + 32 + chunk + 6;
+        } else {
+          expect(u16(s, l2 + 2)).toBe(20 + 32 + chunk);
+          expect(u16(s, l2 + 4)).toBe(0xbeef + k); // the IPv4 ID counts up, as Linux's GSO does
+          expect(checksum(s, l2, 20)).toBe(0);
+          pseudo = pseudoHeaderV4(u32(s, l2 + 12), u32(s, l2 + 16), 6, 32 + chunk);
+        }
+        expect(checksum(s, t, 32 + chunk, pseudo)).toBe(0);
+        expect(u32(s, t + 4)).toBe((0xfffff000 + k * MSS) >>> 0);
+        expect(s[t + 13]).toBe((k === 0 ? 0x80 : 0) | 0x10 | (k === n - 1 ? 0x08 | 0x01 : 0));
+        expect(s.subarray(t + 20, t + 32)).toEqual(f.subarray(t + 20, t + 32)); // options on every segment
+        got.set(s.subarray(t + 32), k * MSS);
+      }
+      expect(got).toEqual(PAYLOAD);
+    });
+  }
+
+  it('leaves a frame that fits in one segment whole, with its checksum completed', () => {
+    const { f, csumStart: t } = superFrame(false, 0x18);
+    const dst = new Uint8Array(f.length);
+    expect(gsoSegmentCount(f, f.length, t, 9000)).toBe(1);
+    expect(emitGsoSegment(f, f.length, t, VIRTIO_NET_HDR_GSO_TCPV4, 9000, 0, dst, 0)).toBe(f.length);
+    expect(dst[t + 13]).toBe(0x18);
+    expect(checksum(dst, t, f.length - t, pseudoHeaderV4(0xc0a84501, 0xc0a84502, 6, f.length - t))).toBe(0);
   });
 });
