@@ -27,6 +27,9 @@
  *            └─ receive: parsed into rxFlags[k], rxGsoSize[k]        └─ frames[k] (a view)
  *            └─ transmit: zero for send(), NEEDS_CSUM (+ GSO) for sendOffload()
  * ```
+ *
+ * `readNow()` reads what the kernel has queued at once, outside the loop's poll, into the same
+ * slots and through the same path to the receiver.
  */
 
 import { createRequire } from 'node:module';
@@ -381,7 +384,9 @@ export class TapLink implements Link {
    * batch, instead of at the loop's next poll; returns how many were delivered. A driver calls it
    * before acting on time, so that (say) an ACK already waiting is seen before a retransmission
    * timer fires. Returns 0 without reading inside the receiver (its batch still occupies the
-   * slots), when no receiver is set, or after close.
+   * slots), when no receiver is set, or after close. A receiver that throws throws out of this
+   * call (from a wake-up, the same error would go to 'uncaughtException'); a failed device is
+   * reported through `onError`, as from a wake-up.
    */
   readNow(): number {
     if (this.closed || !this.polling || this.delivering) return 0;
