@@ -1,7 +1,7 @@
 /**
  * The stack: one host on one link. It owns the stages, wired in packet order
- * (link → ethernet → arp | ipv4 → icmp | udp → socket), the counters and the drop
- * reasons, and it is driven from outside (sans-IO):
+ * (link → ethernet → arp | ipv4 | ipv6 → icmp | icmpv6 (+ ndisc) | udp | tcp → socket),
+ * the counters and the drop reasons, and it is driven from outside (sans-IO):
  *
  *   stack.receive(frames, now)   a batch of frames from the link
  *   stack.poll(now)              run the timers that are due
@@ -22,20 +22,28 @@ import type { LinkStats, Link } from './dev/device.js';
 import { Arp } from './eth/arp.js';
 import { Ethernet } from './eth/ethernet.js';
 import { NeighborTable, type NeighborEntry } from './eth/neighbor.js';
+import type { FragMemory } from './ip/frag.js';
 import { Icmpv4 } from './ip/icmpv4.js';
+import { Icmpv6 } from './ip/icmpv6.js';
+import { Ip, type Icmpv6ErrorSender } from './ip/ip.js';
 import { Ipv4, type IcmpErrorSender } from './ip/ipv4.js';
+import { Ipv6, type Ipv6Address } from './ip/ipv6.js';
+import { Ndisc } from './ip/ndisc.js';
 import { RouteTable } from './ip/route.js';
 import { Tcp } from './transport/tcp/tcp.js';
 import { Udp } from './transport/udp.js';
 import { TcpServer, TcpSocket, type ConnectOptions, type TcpHost, type TcpSocketOptions } from './user/net.js';
 import { UdpSocket, type SocketOptions, type UdpHost } from './user/dgram.js';
-import { formatIpv4, ipv4MulticastMac, parseCidr, parseIpv4, parseMac, type Mac } from './wire/addr.js';
+import {
+  IPV6_ANY, ipv4MulticastMac, linkLocalFromMac, parseCidr, parseCidr6, parseIpv4, parseIpv6, parseMac, type Mac,
+} from './wire/addr.js';
+import { formatEnd } from './transport/udp.js';
 import { stateName, type Tcb } from './transport/tcp/tcb.js';
 import { tcpInfo, type LifeRecord, type TcpInfo } from './transport/tcp/info.js';
 import type { SocketRow } from './core/ss.js';
 import { cwndRttSvg, timeSequenceSvg } from './core/tsg.js';
 import { Timeline } from './transport/tcp/timeline.js';
-import { ETH_P_IP } from './wire/ethernet.js';
+import { ETH_P_IP, ETH_P_IPV6 } from './wire/ethernet.js';
 
 /** Sees a frame going in or out, with a comment on what became of it. */
 export type FrameObserver = (frame: Uint8Array, direction: 'in' | 'out', comment: string) => void;
@@ -46,6 +54,13 @@ export interface StackOptions {
   ipv4: string;
   /** Default gateway, e.g. `192.168.69.1`. */
   gateway?: string;
+  /**
+   * Our IPv6 address and prefix, e.g. `fd00:69::2/64`. The link-local address derived from
+   * the MAC is always there; routers' advertisements may add more (SLAAC).
+   */
+  ipv6?: string;
+  /** IPv6 default router, e.g. `fe80::1` (else learned from router advertisements). */
+  gateway6?: string;
   /** Our MAC; a random locally administered one when absent. */
   mac?: string;
   config?: DeepPartial<StackConfig>;
@@ -60,7 +75,7 @@ export class Stack {
   readonly mac: Mac;
   readonly routes = new RouteTable();
   /** `node:dgram`-shaped UDP sockets. */
-  readonly udp: { createSocket(options?: SocketOptions | 'udp4'): UdpSocket };
+  readonly udp: { createSocket(options?: SocketOptions | 'udp4' | 'udp6'): UdpSocket };
   /** `node:net`-shaped TCP sockets and servers. */
   readonly tcp: {
     createServer(listener?: (socket: TcpSocket) => void, options?: TcpSocketOptions): TcpServer;
@@ -75,6 +90,12 @@ export class Stack {
   private readonly arp: Arp;
   private readonly ipv4: Ipv4;
   private readonly icmp: Icmpv4;
+  private readonly neigh6: NeighborTable;
+  private readonly ipv6: Ipv6;
+  private readonly icmp6: Icmpv6;
+  private readonly ndisc: Ndisc;
+  /** Reassembly memory, one budget for both families. */
+  private readonly fragMemory: FragMemory = { used: 0 };
   private readonly udpLayer: Udp;
   private readonly tcpLayer: Tcp;
   private wakeup: (() => void) | null = null;
@@ -103,29 +124,59 @@ export class Stack {
     this.eth = new Ethernet(this.link, this.mac, {
       arp: (f, off, len, t, now) => this.arp.input(f, off, len, t, now),
       ipv4: (f, off, len, t, now) => this.ipv4.input(f, off, len, t, now),
+      ipv6: (f, off, len, t, now) => this.ipv6.input(f, off, len, t, now),
     });
     for (const group of this.routes.groups) this.eth.join(ipv4MulticastMac(group));
     this.neigh = new NeighborTable(this.config.neigh, this.mib.Neigh, this.dropCounts, {
-      solicit: (addr, mac) => this.arp.solicit(this.routes.sourceFor(addr), addr, mac),
+      solicit: (addr, mac) => this.arp.solicit(this.routes.sourceFor(addr as number), addr as number, mac),
       transmit: (frame, mac) => this.eth.output(frame, mac, ETH_P_IP),
     }, random);
     this.arp = new Arp(this.eth, this.neigh, (a) => this.routes.isLocal(a), this.mib.Arp);
     const icmpError: IcmpErrorSender = (ty, co, re, p, o, ip, rt, pt, now) => this.icmp.error(ty, co, re, p, o, ip, rt, pt, now);
     this.ipv4 = new Ipv4(this.config, this.mib, this.dropCounts, this.link, this.eth, this.neigh, this.routes, {
       icmp: (p, o, ip, rt, pt, now) => this.icmp.input(p, o, ip, rt, pt, now),
-      udp: (p, o, ip, rt, pt, now) => this.udpLayer.input(p, o, ip, rt, pt, now),
-      tcp: (p, o, ip, rt, pt, now) => this.tcpLayer.input(p, o, ip, rt, pt, now),
+      udp: (rx, now) => this.udpLayer.input(rx, now),
+      tcp: (rx, now) => this.tcpLayer.input(rx, now),
       icmpError,
-    }, random);
+    }, random, this.fragMemory);
     this.icmp = new Icmpv4(this.config.icmp, this.mib, this.dropCounts, this.ipv4, () => this.clock.wall());
-    this.udpLayer = new Udp(this.config.udp, this.mib.Udp, this.dropCounts, this.ipv4, icmpError, random);
 
-    this.tcpLayer = new Tcp(this.config.tcp, this.mib.Tcp, this.mib.TcpExt, this.dropCounts, this.ipv4, random);
+    // IPv6: its own neighbour table (Linux nd_tbl), filled by neighbour discovery.
+    this.neigh6 = new NeighborTable(this.config.neigh, this.mib.Neigh6, this.dropCounts, {
+      solicit: (addr, mac, now) => this.ndisc.solicit(addr as string, mac, now),
+      transmit: (frame, mac) => this.eth.output(frame, mac, ETH_P_IPV6),
+    }, random);
+    const icmp6Error: Icmpv6ErrorSender = (ty, co, re, rx, now) => this.icmp6.error(ty, co, re, rx, now);
+    this.ipv6 = new Ipv6(this.config, this.mib, this.dropCounts, this.link, this.eth, this.neigh6, {
+      icmp: (rx, now) => this.icmp6.input(rx, now),
+      udp: (rx, now) => this.udpLayer.input(rx, now),
+      tcp: (rx, now) => this.tcpLayer.input(rx, now),
+      icmpError: icmp6Error,
+      solicitDad: (target, now) => this.ndisc.solicitDad(target, now),
+      addressReady: (a, now) => this.ndisc.addressReady(a, now),
+    }, random, this.fragMemory);
+    this.icmp6 = new Icmpv6(this.config, this.mib, this.dropCounts, this.ipv6);
+    this.ndisc = new Ndisc(this.config, this.ipv6, this.icmp6, this.neigh6, this.mac, random);
+    this.icmp6.ndisc = this.ndisc;
+    this.ipv6.addAddress(linkLocalFromMac(this.mac), 64, 'link');
+    if (opts.ipv6 !== undefined) {
+      const c6 = mustParse(parseCidr6(opts.ipv6), 'IPv6 address/prefix', opts.ipv6);
+      this.ipv6.addAddress(c6.addr, c6.prefixLen, 'static');
+    }
+    if (opts.gateway6 !== undefined) {
+      this.ipv6.learnRouter(mustParse(parseIpv6(opts.gateway6), 'IPv6 gateway', opts.gateway6), Infinity, 0);
+    }
+
+    const ip = new Ip(this.ipv4, this.ipv6, icmpError, icmp6Error);
+    this.udpLayer = new Udp(this.config.udp, this.mib.Udp, this.mib.Udp6, this.dropCounts, ip, random);
+    this.tcpLayer = new Tcp(this.config.tcp, this.mib.Tcp, this.mib.TcpExt, this.dropCounts, ip, random);
 
     const host: UdpHost = {
       udp: this.udpLayer,
       now: () => this.clock.now(),
-      defaultAddress: () => this.routes.addresses[0]!.addr,
+      defaultAddress: (family) => family === 'udp4'
+        ? this.routes.addresses[0]!.addr
+        : this.ipv6.addresses.find((a) => a.origin === 'static')?.addr ?? this.ipv6.addresses[0]?.addr ?? IPV6_ANY,
       afterOutput: () => this.afterOutput(),
     };
     this.udp = {
@@ -140,9 +191,13 @@ export class Stack {
 
   // ── driving the stack ────────────────────────────────────────────────────
 
-  /** Announces us on the link (gratuitous ARP, RFC 5227 §3). */
-  start(_now: number): void {
+  /**
+   * Announces us on the link (gratuitous ARP, RFC 5227 §3) and starts duplicate address
+   * detection for the IPv6 addresses (RFC 4862 §5.4), which are ours once it passes.
+   */
+  start(now: number): void {
     for (const a of this.routes.addresses) this.arp.announce(a.addr);
+    for (const a of this.ipv6.addresses) this.ipv6.startDad(a, now);
     this.link.flush();
   }
 
@@ -233,6 +288,9 @@ export class Stack {
     this.dropCounts.now = now;
     this.neigh.poll(now);
     this.ipv4.poll(now);
+    this.neigh6.poll(now);
+    this.ipv6.poll(now);
+    this.ndisc.poll(now);
     this.tcpLayer.poll(now);
     this.wakeAndFlush();
   }
@@ -249,7 +307,10 @@ export class Stack {
 
   /** When `poll` next has work: a time on the same clock as `now`, or Infinity. */
   pollAt(): number {
-    return Math.min(this.neigh.nextDeadline(), this.ipv4.nextDeadline(), this.tcpLayer.nextDeadline());
+    return Math.min(
+      this.neigh.nextDeadline(), this.ipv4.nextDeadline(), this.neigh6.nextDeadline(), this.ipv6.nextDeadline(),
+      this.ndisc.nextDeadline(), this.tcpLayer.nextDeadline(),
+    );
   }
 
   /** A driver's hook: called when application output may have armed a timer. */
@@ -266,8 +327,8 @@ export class Stack {
   tcpConnections(): { state: string; local: string; remote: string; recvQ: number; sendQ: number }[] {
     return [...this.tcpLayer.conns.values()].map((t) => ({
       state: stateName(t.state),
-      local: `${formatIpv4(t.localAddr)}:${t.localPort}`,
-      remote: `${formatIpv4(t.remoteAddr)}:${t.remotePort}`,
+      local: formatEnd(t.localAddr, t.localPort),
+      remote: formatEnd(t.remoteAddr, t.remotePort),
       recvQ: t.rcvBuf.length,
       sendQ: t.sndBuf.length,
     }));
@@ -293,11 +354,11 @@ export class Stack {
     return t === undefined ? undefined : tcpInfo(t, this.clock.now());
   }
 
-  /** The first connection whose ends read `local` (and `remote`, if given) as "a.b.c.d:port". */
+  /** The first connection whose ends read `local` (and `remote`, if given) as "a.b.c.d:port" or "[v6]:port". */
   private findConnection(local: string, remote?: string): Tcb | undefined {
     for (const t of this.tcpLayer.conns.values()) {
-      if (`${formatIpv4(t.localAddr)}:${t.localPort}` !== local) continue;
-      if (remote !== undefined && `${formatIpv4(t.remoteAddr)}:${t.remotePort}` !== remote) continue;
+      if (formatEnd(t.localAddr, t.localPort) !== local) continue;
+      if (remote !== undefined && formatEnd(t.remoteAddr, t.remotePort) !== remote) continue;
       return t;
     }
     return undefined;
@@ -324,7 +385,7 @@ export class Stack {
   tcpTimeline(local: string, remote?: string): { svg: string; cwndSvg: string } | undefined {
     const t = this.findConnection(local, remote);
     if (t?.timeline == null) return undefined;
-    const ends = `${formatIpv4(t.localAddr)}:${t.localPort} -> ${formatIpv4(t.remoteAddr)}:${t.remotePort}`;
+    const ends = `${formatEnd(t.localAddr, t.localPort)} -> ${formatEnd(t.remoteAddr, t.remotePort)}`;
     const events = t.timeline.events();
     return {
       svg: timeSequenceSvg(events, { title: `${ends}: time-sequence graph` }),
@@ -356,14 +417,24 @@ export class Stack {
     return { ...this.link.stats };
   }
 
-  /** The neighbour cache, like `ip neigh`. */
+  /** The neighbour caches, like `ip neigh`: ARP's entries, then NDP's. */
   neighbors(): readonly NeighborEntry[] {
-    return this.neigh.list();
+    return [...this.neigh.list(), ...this.neigh6.list()];
   }
 
-  /** Memory held by IPv4 reassembly, in bytes charged. */
+  /** The IPv6 addresses, like `ip -6 addr` (tentative while duplicate address detection runs). */
+  ipv6Addresses(): readonly Ipv6Address[] {
+    return this.ipv6.addresses.map((a) => ({ ...a }));
+  }
+
+  /** IPv6 routes, like `ip -6 route`. */
+  ipv6Routes(): string[] {
+    return this.ipv6.describeRoutes();
+  }
+
+  /** Memory held by reassembly (both families share the budget), in bytes charged. */
   reassemblyMemory(): number {
-    return this.ipv4.reassembly.memory;
+    return this.fragMemory.used;
   }
 
   close(): void {

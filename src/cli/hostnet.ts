@@ -35,11 +35,16 @@ export function deleteNetns(name: string): void {
   }
 }
 
-/** Brings the kernel's end of the tap up with `hostCidr` and the MTU, inside `netns` if given. */
-export function configureHostSide(tap: string, hostCidr: string, mtu: number, netns?: string): void {
+/**
+ * Brings the kernel's end of the tap up with `hostCidr` (and `hostCidr6`, if given) and the
+ * MTU, inside `netns` if given. The IPv6 address skips duplicate address detection
+ * (`nodad`): the link is ours alone, and the address is usable at once.
+ */
+export function configureHostSide(tap: string, hostCidr: string, hostCidr6: string | undefined, mtu: number, netns?: string): void {
   const ns = netns === undefined ? [] : ['-n', netns];
   ip([...ns, 'link', 'set', 'dev', tap, 'mtu', String(mtu)]);
-  const current = ip([...ns, '-o', '-4', 'addr', 'show', 'dev', tap]);
+  const current = ip([...ns, '-o', 'addr', 'show', 'dev', tap]);
   if (!current.includes(` ${hostCidr} `)) ip([...ns, 'addr', 'add', hostCidr, 'dev', tap]);
+  if (hostCidr6 !== undefined && !current.includes(` ${hostCidr6} `)) ip([...ns, '-6', 'addr', 'add', hostCidr6, 'dev', tap, 'nodad']);
   ip([...ns, 'link', 'set', 'dev', tap, 'up']);
 }

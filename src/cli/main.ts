@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `tapstack` command. `tapstack up` (what `npm start` runs) brings up a demo host
- * on a TAP device: the kernel gets 192.168.69.1/24, tapstack answers at 192.168.69.2.
+ * on a TAP device: the kernel gets 192.168.69.1/24 and fd00:69::1/64, tapstack answers at
+ * 192.168.69.2 and fd00:69::2 (and at its link-local address).
  */
 import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -22,7 +23,7 @@ import { run } from '../driver.js';
 import { udpEcho } from '../services/echo.js';
 import { httpService, tcpChargen, tcpDiscard, tcpEcho } from '../services/tcp.js';
 import { createStack } from '../stack.js';
-import { formatIpv4, parseCidr, parseIpv4, parseMac } from '../wire/addr.js';
+import { formatIpv4, parseCidr, parseCidr6, parseIpv4, parseMac } from '../wire/addr.js';
 import { CliError, configureHostSide, createNetns, deleteNetns, netnsExists } from './hostnet.js';
 
 interface UpOptions {
@@ -30,6 +31,8 @@ interface UpOptions {
   ip: string;
   hostIp: string;
   gateway?: string;
+  ip6: string;
+  hostIp6: string;
   mac: string;
   mtu: number;
   netns?: string;
@@ -41,6 +44,11 @@ interface UpOptions {
 
 function cidrArg(value: string): string {
   if (parseCidr(value) === null) throw new InvalidArgumentError('expected an IPv4 address with a prefix, e.g. 192.168.69.2/24');
+  return value;
+}
+
+function cidr6Arg(value: string): string {
+  if (parseCidr6(value) === null) throw new InvalidArgumentError('expected an IPv6 address with a prefix, e.g. fd00:69::2/64');
   return value;
 }
 
@@ -95,7 +103,9 @@ function up(o: UpOptions): void {
   try {
     tap = TapLink.open({ name: o.tap, mtu: o.mtu, batch: o.batch, ...(o.netns !== undefined && { netns: o.netns }) });
     link = tap;
-    if (o.configure) configureHostSide(tap.name, o.hostIp, o.mtu, o.netns);
+    // IPv6 needs links of at least 1280 bytes (RFC 8200 §5); Linux turns it off below.
+    const hostIp6 = o.mtu >= 1280 ? o.hostIp6 : undefined;
+    if (o.configure) configureHostSide(tap.name, o.hostIp, hostIp6, o.mtu, o.netns);
   } catch (e) {
     cleanupNetns();
     throw e;
@@ -108,7 +118,9 @@ function up(o: UpOptions): void {
     link = capture(link, pcap, clock);
   }
 
-  const stack = createStack({ link, ipv4: o.ip, gateway, mac: o.mac, clock });
+  const stack = createStack({
+    link, ipv4: o.ip, gateway, mac: o.mac, clock, ...(o.mtu >= 1280 && { ipv6: o.ip6 }),
+  });
   // The demo host draws its connections' time-sequence graphs (bounded per connection).
   if (o.timelines) stack.recordTimelines(true);
   const socketPath = controlPath(tap.name, o.netns);
@@ -121,16 +133,19 @@ function up(o: UpOptions): void {
   const running = run(stack, clock);
 
   const me = formatIpv4(stackCidr.addr);
+  const me6 = parseCidr6(o.ip6)!.addr;
   const inNs = o.netns === undefined ? '' : `sudo ip netns exec ${o.netns} `;
   process.stdout.write(
     `tapstack is up: ${me} (MAC ${o.mac}) on ${tap.name}${o.netns === undefined ? '' : ` in netns ${o.netns}`}, ` +
-      `the kernel's side is ${o.hostIp}\n` +
+      `${o.mtu >= 1280 ? ` and ${me6}` : ''}, the kernel's side is ${o.hostIp}${o.mtu >= 1280 ? ` and ${o.hostIp6}` : ''}\n` +
       `try:\n` +
       `  ${inNs}ping -c 3 ${me}\n` +
       `  ${inNs}ping -c 3 -s 4000 ${me}     # fragmented both ways\n` +
       `  echo hello | ${inNs}nc -u -w 1 ${me} 7   # UDP echo\n` +
       `  ${inNs}curl http://${me}/            # HTTP over tapstack's TCP\n` +
       `  ${inNs}nc ${me} 7                     # TCP echo; 9 discards, 19 is chargen\n` +
+      `  ${inNs}ping -6 -c 3 ${me6}\n` +
+      `  ${inNs}curl -6 'http://[${me6}]/'\n` +
       `watch it: tapstack stat|ss|drops|trace|capture${o.netns === undefined ? '' : ` --netns ${o.netns}`}` +
       `${o.tap === 'tap0' ? '' : ` --tap ${o.tap}`}   (control socket ${socketPath})\n` +
       `Ctrl-C stops it.\n`,
@@ -167,6 +182,8 @@ export function main(argv: string[]): void {
     .option('--ip <cidr>', "tapstack's address and prefix", cidrArg, '192.168.69.2/24')
     .option('--host-ip <cidr>', "the kernel's address on the tap", cidrArg, '192.168.69.1/24')
     .option('--gateway <ip>', 'default gateway (default: the host address)', ipv4Arg)
+    .option('--ip6 <cidr>', "tapstack's IPv6 address and prefix", cidr6Arg, 'fd00:69::2/64')
+    .option('--host-ip6 <cidr>', "the kernel's IPv6 address on the tap", cidr6Arg, 'fd00:69::1/64')
     .option('--mac <mac>', "tapstack's MAC address", macArg, '02:00:00:00:00:02')
     .option('--mtu <bytes>', 'link MTU', intArg(576, 65_521), 1500)
     .option('--netns <name>', 'run the tap inside this network namespace (created if missing, removed on exit)', netnsArg)

@@ -7,6 +7,26 @@ export interface StackConfig {
     /** net.ipv4.ip_default_ttl */
     defaultTtl: number;
   };
+  ipv6: {
+    /** net.ipv6.conf.default.hop_limit */
+    hopLimit: number;
+    /** net.ipv6.conf.default.dad_transmits: Neighbor Solicitations sent to check an address is unique. */
+    dadTransmits: number;
+    /** net.ipv6.conf.default.router_solicitations, _interval and _delay (RFC 4861 §10). */
+    routerSolicitations: number;
+    routerSolicitationIntervalMs: number;
+    routerSolicitationDelayMs: number;
+    /** net.ipv6.conf.default.accept_ra: learn default routers (and prefixes) from advertisements. */
+    acceptRa: boolean;
+    /** net.ipv6.conf.default.autoconf: form addresses from advertised prefixes (SLAAC, RFC 4862). */
+    autoconf: boolean;
+    /** net.ipv6.ip6frag_time: reassembly timeout (RFC 8200 §4.5: 60 s). */
+    fragTimeoutMs: number;
+    /** Extension headers walked per packet at most (Linux bounds hop-by-hop/destination options likewise). */
+    maxExtHeaders: number;
+    /** net.ipv6.icmp.ratelimit: ms between errors to one /128 destination (halved per 32 bits of shorter prefix). */
+    icmpRatelimitMs: number;
+  };
   neigh: {
     /** gc_thresh3: hard cap on neighbour entries. */
     gcThresh3: number;
@@ -109,6 +129,18 @@ export interface StackConfig {
 
 export const DEFAULT_CONFIG: StackConfig = {
   ipv4: { defaultTtl: 64 },
+  ipv6: {
+    hopLimit: 64,
+    dadTransmits: 1,
+    routerSolicitations: 3,
+    routerSolicitationIntervalMs: 4_000,
+    routerSolicitationDelayMs: 1_000,
+    acceptRa: true,
+    autoconf: true,
+    fragTimeoutMs: 60_000,
+    maxExtHeaders: 16,
+    icmpRatelimitMs: 1_000,
+  },
   neigh: {
     gcThresh3: 1024,
     baseReachableTimeMs: 30_000,

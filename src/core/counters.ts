@@ -43,6 +43,28 @@ const TCP = [
   'EstabResets', 'CurrEstab', 'InSegs', 'OutSegs', 'RetransSegs', 'InErrs', 'OutRsts', 'InCsumErrors',
 ] as const;
 
+/** /proc/net/snmp6's Ip6 rows (net/ipv6/proc.c snmp6_ipstats_list), names without the `Ip6` prefix. */
+const IP6 = [
+  'InReceives', 'InHdrErrors', 'InTooBigErrors', 'InNoRoutes', 'InAddrErrors', 'InUnknownProtos',
+  'InTruncatedPkts', 'InDiscards', 'InDelivers', 'OutForwDatagrams', 'OutRequests', 'OutDiscards',
+  'OutNoRoutes', 'ReasmTimeout', 'ReasmReqds', 'ReasmOKs', 'ReasmFails', 'FragOKs', 'FragFails',
+  'FragCreates', 'InMcastPkts', 'OutMcastPkts', 'InOctets', 'OutOctets', 'InMcastOctets',
+  'OutMcastOctets', 'InBcastOctets', 'OutBcastOctets', 'InNoECTPkts', 'InECT1Pkts', 'InECT0Pkts',
+  'InCEPkts', 'OutTransmits',
+] as const;
+
+/** /proc/net/snmp6's Icmp6 rows (snmp6_icmp6_list, then the per-type names of icmp6type2name). */
+const ICMP6 = [
+  'InMsgs', 'InErrors', 'OutMsgs', 'OutErrors', 'InCsumErrors', 'OutRateLimitHost',
+  'InDestUnreachs', 'InPktTooBigs', 'InTimeExcds', 'InParmProblems', 'InEchos', 'InEchoReplies',
+  'InGroupMembQueries', 'InGroupMembResponses', 'InGroupMembReductions', 'InRouterSolicits',
+  'InRouterAdvertisements', 'InNeighborSolicits', 'InNeighborAdvertisements', 'InRedirects',
+  'InMLDv2Reports', 'OutDestUnreachs', 'OutPktTooBigs', 'OutTimeExcds', 'OutParmProblems',
+  'OutEchos', 'OutEchoReplies', 'OutGroupMembQueries', 'OutGroupMembResponses',
+  'OutGroupMembReductions', 'OutRouterSolicits', 'OutRouterAdvertisements', 'OutNeighborSolicits',
+  'OutNeighborAdvertisements', 'OutRedirects', 'OutMLDv2Reports',
+] as const;
+
 /**
  * Every TcpExt counter of /proc/net/netstat, in Linux's order (`snmp4_net_list`, as
  * Linux 6.18 prints it), so that our file lines up with the kernel's column for
@@ -97,7 +119,7 @@ const ARP = ['InRequests', 'InReplies', 'OutRequests', 'OutReplies'] as const;
  * was built in.
  */
 export const MIB_NAMES = {
-  Ip: IP, IpExt: IP_EXT, Icmp: ICMP, Tcp: TCP, TcpExt: TCP_EXT, Udp: UDP,
+  Ip: IP, IpExt: IP_EXT, Icmp: ICMP, Tcp: TCP, TcpExt: TCP_EXT, Udp: UDP, Ip6: IP6, Icmp6: ICMP6, Udp6: UDP,
 } as const;
 
 export type IpMib = Record<(typeof IP)[number], number>;
@@ -106,6 +128,8 @@ export type TcpExtMib = Record<(typeof TCP_EXT)[number], number>;
 export type IpExtMib = Record<(typeof IP_EXT)[number], number>;
 export type IcmpMib = Record<(typeof ICMP)[number], number>;
 export type UdpMib = Record<(typeof UDP)[number], number>;
+export type Ip6Mib = Record<(typeof IP6)[number], number>;
+export type Icmp6Mib = Record<(typeof ICMP6)[number], number>;
 export type NeighStats = Record<(typeof NEIGH)[number], number>;
 export type ArpMib = Record<(typeof ARP)[number], number>;
 
@@ -123,6 +147,13 @@ export class Counters {
   readonly Tcp: TcpMib = mib(TCP);
   readonly TcpExt: TcpExtMib = mib(TCP_EXT);
   readonly Udp: UdpMib = mib(UDP);
+  readonly Ip6: Ip6Mib = mib(IP6);
+  readonly Icmp6: Icmp6Mib = mib(ICMP6);
+  /** Per-type ICMPv6 counts (`Icmp6InType135 …` in /proc/net/snmp6). */
+  readonly Icmp6Msg: IcmpMsgMib = { in: new Array<number>(256).fill(0), out: new Array<number>(256).fill(0) };
+  /** UDP over IPv6 counts apart from UDP over IPv4, as in Linux. */
+  readonly Udp6: UdpMib = mib(UDP);
+  readonly Neigh6: NeighStats = mib(NEIGH);
   readonly Arp: ArpMib = mib(ARP);
   readonly Neigh: NeighStats = mib(NEIGH);
 
@@ -137,17 +168,24 @@ export class Counters {
 
   /** A plain-object snapshot, safe to keep and compare. */
   snapshot(): CountersSnapshot {
-    const icmpMsg: Record<string, number> = {};
-    for (let t = 0; t < 256; t++) {
-      if (this.IcmpMsg.in[t]) icmpMsg[`InType${t}`] = this.IcmpMsg.in[t]!;
-      if (this.IcmpMsg.out[t]) icmpMsg[`OutType${t}`] = this.IcmpMsg.out[t]!;
-    }
     return {
-      Ip: { ...this.Ip }, IpExt: { ...this.IpExt }, Icmp: { ...this.Icmp }, IcmpMsg: icmpMsg,
+      Ip: { ...this.Ip }, IpExt: { ...this.IpExt }, Icmp: { ...this.Icmp }, IcmpMsg: perType(this.IcmpMsg),
       Tcp: { ...this.Tcp }, TcpExt: { ...this.TcpExt },
       Udp: { ...this.Udp }, Arp: { ...this.Arp }, Neigh: { ...this.Neigh },
+      Ip6: { ...this.Ip6 }, Icmp6: { ...this.Icmp6 }, Icmp6Msg: perType(this.Icmp6Msg), Udp6: { ...this.Udp6 },
+      Neigh6: { ...this.Neigh6 },
     };
   }
+}
+
+/** The types seen, as `InType8`, `OutType0`, …: the kernel prints only those. */
+function perType(m: IcmpMsgMib): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let t = 0; t < 256; t++) {
+    if (m.in[t]) out[`InType${t}`] = m.in[t]!;
+    if (m.out[t]) out[`OutType${t}`] = m.out[t]!;
+  }
+  return out;
 }
 
 export interface CountersSnapshot {
@@ -160,4 +198,9 @@ export interface CountersSnapshot {
   Udp: UdpMib;
   Arp: ArpMib;
   Neigh: NeighStats;
+  Ip6: Ip6Mib;
+  Icmp6: Icmp6Mib;
+  Icmp6Msg: Record<string, number>;
+  Udp6: UdpMib;
+  Neigh6: NeighStats;
 }

@@ -147,17 +147,23 @@ export const Stage = {
   ARP: 'arp',
   NEIGH: 'neigh',
   IPV4: 'ipv4',
+  IPV6: 'ipv6',
+  NDISC: 'ndisc',
   FRAG: 'frag',
   ICMP: 'icmp',
+  ICMPV6: 'icmpv6',
   UDP: 'udp',
   TCP: 'tcp',
   SOCKET: 'socket',
 } as const;
 export type Stage = (typeof Stage)[keyof typeof Stage];
 
-/** How deep each stage lies on the receive walk (ARP and IPv4 side by side, then the transports). */
+/**
+ * How deep each stage lies on the receive walk: ARP, IPv4 and IPv6 side by side, then the
+ * transports (neighbour discovery is ICMPv6's, so it sits one deeper).
+ */
 export const STAGE_DEPTH: Readonly<Record<Stage, number>> = {
-  link: 0, eth: 1, arp: 2, neigh: 2, ipv4: 2, frag: 3, icmp: 4, udp: 4, tcp: 4, socket: 5,
+  link: 0, eth: 1, arp: 2, neigh: 2, ipv4: 2, ipv6: 2, frag: 3, icmp: 4, icmpv6: 4, ndisc: 5, udp: 4, tcp: 4, socket: 5,
 };
 
 /**

@@ -6,6 +6,7 @@
  * |------------------------|------------------------------------|-----------------------------------|
  * | `formatProcNetSnmp`    | `cat /proc/net/snmp`               | net/ipv4/proc.c `snmp_seq_show`   |
  * | `formatProcNetNetstat` | `cat /proc/net/netstat`            | net/ipv4/proc.c `netstat_seq_show`|
+ * | `formatProcNetSnmp6`   | `cat /proc/net/snmp6`              | net/ipv6/proc.c `snmp6_seq_show`  |
  * | `formatNetstatS`       | `netstat -s` (net-tools 2.10)      | net-tools statistics.c            |
  * | `Nstat`, `formatNstat` | `nstat`, `nstat -z`                | iproute2 misc/nstat.c             |
  * | `formatEthtoolS`       | `ethtool -S tap0`                  | ethtool `dump_stats`              |
@@ -74,6 +75,27 @@ function snmpRows(c: CountersSnapshot): ProcRow[] {
 /** The rows of /proc/net/netstat that we have (Linux also prints `MPTcpExt`). */
 function netstatRows(c: CountersSnapshot): ProcRow[] {
   return [mibRow('TcpExt', MIB_NAMES.TcpExt, c.TcpExt), mibRow('IpExt', MIB_NAMES.IpExt, c.IpExt)];
+}
+
+/**
+ * /proc/net/snmp6's entries in the kernel's order: Ip6, Icmp6, the per-type Icmp6 counts
+ * that are not 0 (every InType before every OutType), Udp6, UdpLite6.
+ */
+function snmp6Entries(c: CountersSnapshot): [string, number][] {
+  const out: [string, number][] = [];
+  for (const n of MIB_NAMES.Ip6) out.push([`Ip6${n}`, c.Ip6[n]]);
+  for (const n of MIB_NAMES.Icmp6) out.push([`Icmp6${n}`, c.Icmp6[n]]);
+  for (const row of icmpMsgRows(c.Icmp6Msg)) row.names.forEach((n, i) => out.push([`Icmp6${n}`, row.values[i]!]));
+  for (const n of MIB_NAMES.Udp6) out.push([`Udp6${n}`, c.Udp6[n]]);
+  for (const n of MIB_NAMES.Udp6) if (n !== 'IgnoredMulti') out.push([`UdpLite6${n}`, 0]);
+  return out;
+}
+
+/** The counters as Linux's `/proc/net/snmp6`: one `Name<TAB>value` line each, the name padded to 32. */
+export function formatProcNetSnmp6(c: CountersSnapshot): string {
+  let out = '';
+  for (const [name, value] of snmp6Entries(c)) out += `${name.padEnd(32)}\t${value}\n`;
+  return out;
 }
 
 function procText(rows: readonly ProcRow[]): string {
@@ -298,16 +320,21 @@ const NSTAT_SKIPPED: ReadonlySet<string> = new Set([
 /**
  * Every counter under its nstat name (group and field run together: `IpInReceives`,
  * `TcpExtTCPTimeouts`, `IcmpMsgOutType0`), in nstat's order: /proc/net/snmp's rows,
- * then /proc/net/netstat's.
+ * /proc/net/snmp6's, then /proc/net/netstat's.
  */
 function nstatValues(c: CountersSnapshot): Map<string, number> {
   const values = new Map<string, number>();
-  for (const row of [...snmpRows(c), ...netstatRows(c)]) {
-    row.names.forEach((name, i) => {
-      const id = row.group + name;
-      if (!NSTAT_SKIPPED.has(id)) values.set(id, row.values[i] ?? 0);
-    });
-  }
+  const add = (rows: ProcRow[]): void => {
+    for (const row of rows) {
+      row.names.forEach((name, i) => {
+        const id = row.group + name;
+        if (!NSTAT_SKIPPED.has(id)) values.set(id, row.values[i] ?? 0);
+      });
+    }
+  };
+  add(snmpRows(c));
+  for (const [name, value] of snmp6Entries(c)) values.set(name, value);
+  add(netstatRows(c));
   return values;
 }
 

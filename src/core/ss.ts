@@ -72,9 +72,11 @@ export interface SsOptions {
 export function formatSockets(rows: readonly SocketRow[], opts: SsOptions = {}): string {
   const showNetid = opts.netid ?? new Set(rows.map((r) => r.netid)).size > 1;
   const port = (p: number): string => (p === 0 ? '*' : String(p));
+  // As ss: `*` for a wildcard that takes both families (`::` without IPV6_V6ONLY), IPv6 in brackets.
+  const host = (a: string): string => (a === '::' ? '*' : a.includes(':') ? `[${a}]` : a);
   const head = ['State', 'Recv-Q', 'Send-Q', 'Local Address', 'Port', 'Peer Address', 'Port'];
   const cells = rows.map((r) => [
-    r.state, String(r.recvQ), String(r.sendQ), r.localAddress, port(r.localPort), r.remoteAddress, port(r.remotePort),
+    r.state, String(r.recvQ), String(r.sendQ), host(r.localAddress), port(r.localPort), host(r.remoteAddress), port(r.remotePort),
   ]);
   if (showNetid) {
     head.unshift('Netid');

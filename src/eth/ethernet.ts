@@ -13,7 +13,7 @@ import type { Link } from '../dev/device.js';
 import { checkFcs } from '../dev/fcs.js';
 import { BROADCAST_MAC, isMulticastMac, type Mac } from '../wire/addr.js';
 import {
-  ETH_HLEN, ETH_P_ARP, ETH_P_IP, emitEthernet, newEthernetRepr, parseEthernet,
+  ETH_HLEN, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, emitEthernet, newEthernetRepr, parseEthernet,
 } from '../wire/ethernet.js';
 
 /**
@@ -27,6 +27,7 @@ export type PacketType = (typeof PacketType)[keyof typeof PacketType];
 export interface EthernetUpper {
   arp(frame: Uint8Array, off: number, len: number, pktType: PacketType, now: number): Verdict;
   ipv4(frame: Uint8Array, off: number, len: number, pktType: PacketType, now: number): Verdict;
+  ipv6(frame: Uint8Array, off: number, len: number, pktType: PacketType, now: number): Verdict;
 }
 
 const FCS_LEN = 4;
@@ -49,6 +50,10 @@ export class Ethernet {
 
   join(group: Mac): void {
     this.groups.add(group);
+  }
+
+  leave(group: Mac): void {
+    this.groups.delete(group);
   }
 
   // ── ingress ──────────────────────────────────────────────────────────────
@@ -108,6 +113,8 @@ export class Ethernet {
     switch (eth.etherType) {
       case ETH_P_IP:
         return this.upper.ipv4(frame, off, len - off, pktType, now);
+      case ETH_P_IPV6:
+        return this.upper.ipv6(frame, off, len - off, pktType, now);
       case ETH_P_ARP:
         return this.upper.arp(frame, off, len - off, pktType, now);
       default:

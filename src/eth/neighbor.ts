@@ -1,7 +1,7 @@
 /**
  * The neighbour cache: which MAC answers for an IP address on the link, and the
  * packets waiting while we ask. The state machine is Linux's (net/core/neighbour.c),
- * which is RFC 4861's so that NDP can share it later:
+ * which is RFC 4861's: ARP's table and NDP's are two instances of this class.
  *
  *   (none) ─output─► INCOMPLETE ─reply─► REACHABLE ─reachable_time─► STALE
  *                      │  mcast_solicit                                │ output
@@ -14,7 +14,7 @@
 import type { StackConfig } from '../core/config.js';
 import type { NeighStats } from '../core/counters.js';
 import { DropReason, Stage, walk, type DropCounts } from '../core/drop.js';
-import type { Mac } from '../wire/addr.js';
+import type { IpAddr, Mac } from '../wire/addr.js';
 
 export const NudState = {
   INCOMPLETE: 'INCOMPLETE',
@@ -27,7 +27,7 @@ export const NudState = {
 export type NudState = (typeof NudState)[keyof typeof NudState];
 
 export interface NeighborEntry {
-  readonly addr: number;
+  readonly addr: IpAddr;
   mac: Mac;
   state: NudState;
   /** When the current state's timer fires; Infinity when it has none. */
@@ -41,16 +41,16 @@ export interface NeighborEntry {
   queueBytes: number;
 }
 
-/** What the table needs from the protocol that owns it (ARP now, NDP later). */
+/** What the table needs from the protocol that owns it (ARP or NDP). */
 export interface NeighborOps {
   /** Ask for `addr`: broadcast when `mac` is undefined, else a unicast probe. */
-  solicit(addr: number, mac: Mac | undefined, now: number): void;
+  solicit(addr: IpAddr, mac: Mac | undefined, now: number): void;
   /** Send a frame whose link-layer destination is now known. */
   transmit(frame: Uint8Array, mac: Mac): void;
 }
 
 export class NeighborTable {
-  private readonly entries = new Map<number, NeighborEntry>();
+  private readonly entries = new Map<IpAddr, NeighborEntry>();
 
   constructor(
     private readonly cfg: StackConfig['neigh'],
@@ -64,7 +64,7 @@ export class NeighborTable {
     return this.entries.size;
   }
 
-  lookup(addr: number): NeighborEntry | undefined {
+  lookup(addr: IpAddr): NeighborEntry | undefined {
     return this.entries.get(addr);
   }
 
@@ -76,7 +76,7 @@ export class NeighborTable {
   // ── egress: resolve, then send or queue ─────────────────────────────────
 
   /** Sends `frame` to `addr` on the link, resolving it first if needed. */
-  output(frame: Uint8Array, addr: number, now: number): void {
+  output(frame: Uint8Array, addr: IpAddr, now: number): void {
     walk.tracer?.step('neigh');
     this.stats.lookups++;
     let n = this.entries.get(addr);
@@ -112,7 +112,7 @@ export class NeighborTable {
     }
   }
 
-  private create(addr: number, now: number): NeighborEntry | undefined {
+  private create(addr: IpAddr, now: number): NeighborEntry | undefined {
     if (this.entries.size >= this.cfg.gcThresh3 && !this.forcedGc()) {
       this.stats.table_fulls++;
       return undefined;
@@ -151,7 +151,7 @@ export class NeighborTable {
    * Records that `addr` is at `mac`. `create` makes an entry if there is none (a
    * request addressed to us, RFC 826's merge); `confirmed` marks it REACHABLE.
    */
-  update(addr: number, mac: Mac, confirmed: boolean, create: boolean, now: number): void {
+  update(addr: IpAddr, mac: Mac, confirmed: boolean, create: boolean, now: number): void {
     let n = this.entries.get(addr);
     if (n === undefined) {
       if (!create) return;
@@ -182,6 +182,29 @@ export class NeighborTable {
       n.queueBytes = 0;
       for (const frame of queued) this.ops.transmit(frame, mac);
     }
+  }
+
+  /**
+   * A Neighbor Advertisement for `addr` (RFC 4861 §7.2.5): `mac` is its target link-layer
+   * address option (undefined if it had none), `solicited` and `override` its S and O flags.
+   * An advertisement for an address we are not resolving creates nothing.
+   */
+  advertised(addr: IpAddr, mac: Mac | undefined, solicited: boolean, override: boolean, now: number): void {
+    const n = this.entries.get(addr);
+    if (n === undefined) return;
+    if (n.state === NudState.INCOMPLETE || n.state === NudState.FAILED) {
+      if (mac === undefined) return;
+      this.update(addr, mac, solicited, false, now);
+      return;
+    }
+    const differs = mac !== undefined && mac !== n.mac;
+    if (!override && differs) {
+      // Someone else claims the address without authority: doubt the entry, keep its address.
+      if (n.state === NudState.REACHABLE) this.enter(n, NudState.STALE, Infinity);
+      return;
+    }
+    if (solicited) this.update(addr, mac ?? n.mac, true, false, now);
+    else if (differs) this.update(addr, mac, false, false, now);
   }
 
   // ── timers ──────────────────────────────────────────────────────────────

@@ -13,11 +13,25 @@
  *     ICMP Time Exceeded to the sender if we hold its first fragment (RFC 1122 §3.3.2).
  * Memory is bounded per datagram and for all of them together.
  */
+/**
+ * Reassembly of IP fragments, for IPv4 (RFC 791 §3.2) and IPv6 (RFC 8200 §4.5), with
+ * Linux's rules where the RFCs leave room.
+ *
+ * Fragments of one datagram (same key: addresses, ID and, for IPv4, protocol) are kept in
+ * offset order until the last one has come and no hole is left; they may arrive in any
+ * order. The rules for trouble are Linux's (net/ipv4/inet_fragment.c, shared by both families):
+ *   - a fragment wholly inside one we hold is a duplicate: dropped, the datagram kept;
+ *   - a fragment that partly overlaps another poisons the datagram: all of it is
+ *     dropped (RFC 5722 asks this of IPv6; Linux does it for IPv4 too);
+ *   - a second "last fragment" that disagrees, data past the end, an empty fragment or
+ *     a datagram over 65535 bytes: the datagram is dropped;
+ *   - a datagram not complete `timeoutMs` after its first fragment is dropped, with an
+ *     ICMP Time Exceeded to the sender if we hold its first fragment (RFC 1122 §3.3.2,
+ *     RFC 8200 §4.5).
+ * Memory is bounded per datagram and, shared by both families, for all of them together.
+ */
 import type { StackConfig } from '../core/config.js';
-import type { IpExtMib, IpMib } from '../core/counters.js';
 import { CONSUMED, DropReason, Stage, type DropCounts, type Verdict } from '../core/drop.js';
-import { checksum } from '../wire/checksum.js';
-import type { Ipv4Repr } from '../wire/ipv4.js';
 
 interface Fragment {
   offset: number;
@@ -37,30 +51,53 @@ interface FragQueue {
   meat: number;
   /** Memory charged for this datagram. */
   mem: number;
-  /** The first fragment's IP header (with options), once it is in. */
+  /** The first fragment's headers (the part that is not fragmented), once it is in. */
   header: Uint8Array | null;
 }
 
-/** Called when a datagram times out with its first fragment in hand: header + first data. */
-export type ReassemblyTimeout = (header: Uint8Array, firstData: Uint8Array, now: number) => void;
+/** The reassembly counters both families keep (Ip and Ip6 MIBs). */
+export interface FragMib {
+  ReasmReqds: number;
+  ReasmOKs: number;
+  ReasmFails: number;
+  ReasmTimeout: number;
+}
+
+/** What one family adds: how to rebuild a whole packet, and what to say when time runs out. */
+export interface FragFamily {
+  readonly mib: FragMib;
+  /** IpExt ReasmOverlaps, where the family counts them (IPv4 only). */
+  readonly overlaps: { ReasmOverlaps: number } | null;
+  readonly timeoutMs: number;
+  /**
+   * The whole packet: `header` (the first fragment's headers) fixed up as an unfragmented
+   * packet of `dataLen` bytes of data, with room for the data at its end.
+   */
+  rebuild(header: Uint8Array, dataLen: number): Uint8Array;
+  /** Time ran out holding the first fragment: its headers and the start of its data. */
+  timedOut(header: Uint8Array, firstData: Uint8Array, now: number): void;
+}
+
+/** Memory charged by every reassembly queue of the stack (Linux shares one limit per namespace). */
+export interface FragMemory {
+  used: number;
+}
 
 const MAX_DATAGRAM = 65_535;
 
-export class Ipv4Reassembly {
+export class Reassembly {
   private readonly queues = new Map<string, FragQueue>();
-  private mem = 0;
 
   constructor(
     private readonly cfg: StackConfig['frag'],
-    private readonly ip: IpMib,
-    private readonly ipExt: IpExtMib,
+    private readonly family: FragFamily,
+    private readonly shared: FragMemory,
     private readonly drops: DropCounts,
-    private readonly onTimeout: ReassemblyTimeout,
   ) {}
 
-  /** Memory charged for all datagrams being reassembled. */
+  /** Memory charged for all datagrams being reassembled, of both families. */
   get memory(): number {
-    return this.mem;
+    return this.shared.used;
   }
 
   get pending(): number {
@@ -68,27 +105,31 @@ export class Ipv4Reassembly {
   }
 
   /**
-   * Takes one fragment (`r` parsed from `pkt` at `ipOff`). Returns the reassembled
-   * datagram — IP header at offset 0, fragment fields cleared — when this fragment
-   * completes it, else the fragment's verdict.
+   * Takes one fragment of the datagram `key`: its data is `pkt[dataStart…]`, `dataLen` bytes
+   * at `offset` in the datagram, and its headers (kept from the first fragment) are
+   * `pkt[headerStart…dataStart)`. Returns the reassembled packet (headers at offset 0) when
+   * this fragment completes it, else the fragment's verdict.
    */
-  add(pkt: Uint8Array, ipOff: number, r: Ipv4Repr, now: number): Uint8Array | Verdict {
-    this.ip.ReasmReqds++;
-    const key = `${r.src}/${r.dst}/${r.protocol}/${r.id}`;
+  add(
+    key: string, pkt: Uint8Array, headerStart: number, dataStart: number, offset: number, dataLen: number,
+    moreFrags: boolean, now: number,
+  ): Uint8Array | Verdict {
+    const mib = this.family.mib;
+    mib.ReasmReqds++;
     let q = this.queues.get(key);
-    if (this.mem > this.cfg.highThreshBytes) {
+    if (this.shared.used > this.cfg.highThreshBytes) {
       // Like Linux: above the limit no fragment is taken until old datagrams time out.
-      this.ip.ReasmFails++;
+      mib.ReasmFails++;
       return DropReason.X_FRAG_MEM_LIMIT;
     }
     if (q === undefined) {
-      q = { key, expires: now + this.cfg.timeoutMs, fragments: [], len: 0, lastIn: false, meat: 0, mem: 0, header: null };
+      q = { key, expires: now + this.family.timeoutMs, fragments: [], len: 0, lastIn: false, meat: 0, mem: 0, header: null };
       this.queues.set(key, q);
     }
 
-    const offset = r.fragOffset;
-    let end = offset + r.totalLength - r.headerLen;
-    if (!r.moreFrags) {
+    const headerLen = dataStart - headerStart;
+    let end = offset + dataLen;
+    if (!moreFrags) {
       if (end < q.len || (q.lastIn && end !== q.len)) return this.discard(q, DropReason.IP_INHDR);
       q.lastIn = true;
       q.len = end;
@@ -100,7 +141,7 @@ export class Ipv4Reassembly {
       }
     }
     if (end === offset) return this.discard(q, DropReason.IP_INHDR);
-    if (q.len + r.headerLen > MAX_DATAGRAM) return this.discard(q, DropReason.PKT_TOO_BIG);
+    if (q.len + headerLen > MAX_DATAGRAM) return this.discard(q, DropReason.PKT_TOO_BIG);
 
     // Find where it goes, refusing duplicates and overlaps.
     const frags = q.fragments;
@@ -113,19 +154,18 @@ export class Ipv4Reassembly {
       }
       if (offset >= f.end) continue;
       if (offset >= f.offset && end <= f.end) return DropReason.DUP_FRAG;
-      this.ipExt.ReasmOverlaps++;
+      if (this.family.overlaps !== null) this.family.overlaps.ReasmOverlaps++;
       return this.discard(q, DropReason.X_FRAG_OVERLAP);
     }
 
     const cost = end - offset + this.cfg.perFragmentOverhead;
     if (q.mem + cost > this.cfg.maxDatagramBytes) return this.discard(q, DropReason.X_FRAG_MEM_LIMIT);
-    const dataStart = ipOff + r.headerLen;
     const data = pkt.slice(dataStart, dataStart + (end - offset));
     frags.splice(at, 0, { offset, end, data });
     q.meat += data.length;
     q.mem += cost;
-    this.mem += cost;
-    if (offset === 0) q.header = pkt.slice(ipOff, ipOff + r.headerLen);
+    this.shared.used += cost;
+    if (offset === 0) q.header = pkt.slice(headerStart, dataStart);
 
     if (q.lastIn && q.header !== null && q.meat === q.len) return this.reassemble(q);
     return CONSUMED;
@@ -133,23 +173,11 @@ export class Ipv4Reassembly {
 
   private reassemble(q: FragQueue): Uint8Array {
     const header = q.header!;
-    const hl = header.length;
-    const total = hl + q.len;
-    const out = new Uint8Array(total);
-    out.set(header, 0);
-    for (const f of q.fragments) out.set(f.data, hl + f.offset);
-    // Total length, flags and offset of a whole datagram; then a fresh header checksum.
-    out[2] = total >>> 8;
-    out[3] = total & 0xff;
-    out[6] = header[6]! & 0x40; // keep DF, clear MF and the offset
-    out[7] = 0;
-    out[10] = 0;
-    out[11] = 0;
-    const sum = checksum(out, 0, hl);
-    out[10] = sum >>> 8;
-    out[11] = sum & 0xff;
+    const out = this.family.rebuild(header, q.len);
+    const dataStart = out.length - q.len;
+    for (const f of q.fragments) out.set(f.data, dataStart + f.offset);
     this.release(q);
-    this.ip.ReasmOKs++;
+    this.family.mib.ReasmOKs++;
     return out;
   }
 
@@ -157,13 +185,13 @@ export class Ipv4Reassembly {
   private discard(q: FragQueue, reason: DropReason): DropReason {
     for (let i = 0; i < q.fragments.length; i++) this.drops.count(reason, Stage.FRAG);
     this.release(q);
-    this.ip.ReasmFails++;
+    this.family.mib.ReasmFails++;
     return reason;
   }
 
   private release(q: FragQueue): void {
     this.queues.delete(q.key);
-    this.mem -= q.mem;
+    this.shared.used -= q.mem;
   }
 
   // ── timers ──────────────────────────────────────────────────────────────
@@ -172,10 +200,10 @@ export class Ipv4Reassembly {
   poll(now: number): void {
     for (const q of this.queues.values()) {
       if (q.expires > now) break;
-      this.ip.ReasmTimeout++;
+      this.family.mib.ReasmTimeout++;
       const first = q.fragments[0];
       if (q.header !== null && first !== undefined && first.offset === 0) {
-        this.onTimeout(q.header, first.data, now);
+        this.family.timedOut(q.header, first.data, now);
       }
       this.discard(q, DropReason.FRAG_REASM_TIMEOUT);
     }

@@ -16,11 +16,13 @@ import { PacketType, type Ethernet } from '../eth/ethernet.js';
 import type { NeighborTable } from '../eth/neighbor.js';
 import { BROADCAST_MAC, ipv4MulticastMac, type Ipv4Addr } from '../wire/addr.js';
 import { ETH_HLEN, ETH_P_IP } from '../wire/ethernet.js';
+import { checksum } from '../wire/checksum.js';
 import { ICMP_DEST_UNREACH, ICMP_PARAMETERPROB, ICMP_PROT_UNREACH, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME } from '../wire/icmpv4.js';
 import {
   IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_HLEN, checkIpv4Options, emitIpv4, newIpv4Repr, parseIpv4, type Ipv4Repr,
 } from '../wire/ipv4.js';
-import { Ipv4Reassembly } from './frag.js';
+import { Reassembly, type FragFamily, type FragMemory } from './frag.js';
+import type { IpRx, TransportInput } from './ip.js';
 import { RouteType, type RouteTable } from './route.js';
 
 /** Room at the front of every outgoing frame for the Ethernet and IPv4 headers. */
@@ -40,8 +42,8 @@ export type IcmpErrorSender = (
 
 export interface Ipv4Upper {
   icmp: Ipv4Input;
-  udp: Ipv4Input;
-  tcp: Ipv4Input;
+  udp: TransportInput;
+  tcp: TransportInput;
   icmpError: IcmpErrorSender;
 }
 
@@ -65,12 +67,35 @@ export interface Ipv4SendOptions {
 
 const NO_OPTIONS = new Uint8Array(0);
 
+/** A reassembled datagram's header: total length, no MF, no offset (DF kept), a fresh checksum. */
+function wholeDatagram(header: Uint8Array, dataLen: number): Uint8Array {
+  const hl = header.length;
+  const total = hl + dataLen;
+  const out = new Uint8Array(total);
+  out.set(header, 0);
+  out[2] = total >>> 8;
+  out[3] = total & 0xff;
+  out[6] = header[6]! & 0x40;
+  out[7] = 0;
+  out[10] = 0;
+  out[11] = 0;
+  const sum = checksum(out, 0, hl);
+  out[10] = sum >>> 8;
+  out[11] = sum & 0xff;
+  return out;
+}
+
 /** The loopback backlog (Linux netdev_max_backlog). */
 const LOOPBACK_BACKLOG = 1000;
 
 export class Ipv4 {
-  readonly reassembly: Ipv4Reassembly;
+  readonly reassembly: Reassembly;
   private readonly rx = newIpv4Repr();
+  /** What UDP and TCP are handed: one object, refilled for every packet. */
+  private readonly up: IpRx = {
+    src: 0, dst: 0, pkt: new Uint8Array(0), ipOff: 0, off: 0, len: 0, addrSum: 0,
+    rtype: RouteType.LOCAL, pktType: PacketType.HOST, v4: null,
+  };
   private readonly tx = newIpv4Repr();
   private nextId: number;
   /** Packets we sent to one of our own addresses; `poll` delivers them. */
@@ -86,11 +111,17 @@ export class Ipv4 {
     readonly routes: RouteTable,
     private readonly upper: Ipv4Upper,
     random: () => number,
+    fragMemory: FragMemory,
   ) {
     this.nextId = Math.floor(random() * 0x10000);
-    this.reassembly = new Ipv4Reassembly(cfg.frag, counters.Ip, counters.IpExt, drops, (header, data, now) =>
-      this.reassemblyTimedOut(header, data, now),
-    );
+    const family: FragFamily = {
+      mib: counters.Ip,
+      overlaps: counters.IpExt,
+      timeoutMs: cfg.frag.timeoutMs,
+      rebuild: wholeDatagram,
+      timedOut: (header, data, now) => this.reassemblyTimedOut(header, data, now),
+    };
+    this.reassembly = new Reassembly(cfg.frag, family, fragMemory, drops);
   }
 
   /** The link's MTU: the largest datagram sent without fragmenting. */
@@ -147,7 +178,11 @@ export class Ipv4 {
 
     if (ip.moreFrags || ip.fragOffset !== 0) {
       enter(Stage.FRAG);
-      const whole = this.reassembly.add(pkt, off, ip, now);
+      const key = `${ip.src}/${ip.dst}/${ip.protocol}/${ip.id}`;
+      const dataStart = off + ip.headerLen;
+      const whole = this.reassembly.add(
+        key, pkt, off, dataStart, ip.fragOffset, ip.totalLength - ip.headerLen, ip.moreFrags, now,
+      );
       if (typeof whole === 'string') return whole;
       parseIpv4(whole, 0, whole.length, ip);
       return this.deliver(whole, 0, ip, rtype, pktType, now);
@@ -163,15 +198,30 @@ export class Ipv4 {
         return this.upper.icmp(pkt, off, ip, rtype, pktType, now);
       case IPPROTO_UDP:
         this.counters.Ip.InDelivers++;
-        return this.upper.udp(pkt, off, ip, rtype, pktType, now);
+        return this.upper.udp(this.handUp(pkt, off, ip, rtype, pktType), now);
       case IPPROTO_TCP:
         this.counters.Ip.InDelivers++;
-        return this.upper.tcp(pkt, off, ip, rtype, pktType, now);
+        return this.upper.tcp(this.handUp(pkt, off, ip, rtype, pktType), now);
       default:
         this.counters.Ip.InUnknownProtos++;
         this.upper.icmpError(ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, 0, pkt, off, ip, rtype, pktType, now);
         return DropReason.IP_NOPROTO;
     }
+  }
+
+  private handUp(pkt: Uint8Array, off: number, ip: Ipv4Repr, rtype: RouteType, pktType: PacketType): IpRx {
+    const up = this.up;
+    up.src = ip.src;
+    up.dst = ip.dst;
+    up.pkt = pkt;
+    up.ipOff = off;
+    up.off = off + ip.headerLen;
+    up.len = ip.totalLength - ip.headerLen;
+    up.addrSum = (ip.src >>> 16) + (ip.src & 0xffff) + (ip.dst >>> 16) + (ip.dst & 0xffff);
+    up.rtype = rtype;
+    up.pktType = pktType;
+    up.v4 = ip;
+    return up;
   }
 
   private reassemblyTimedOut(header: Uint8Array, data: Uint8Array, now: number): void {

@@ -1,24 +1,27 @@
 /**
- * UDP (RFC 768, RFC 1122 §4.1): check the datagram, find the socket by destination
- * port and address, queue the payload on it (bounded), or answer "port unreachable".
- * Sending builds header and checksum and hands the datagram to IPv4.
+ * UDP (RFC 768, RFC 1122 §4.1) over IPv4 and IPv6 (RFC 8200 §8.1): check the datagram,
+ * find the socket by destination port and address, queue the payload on it (bounded), or
+ * answer "port unreachable". Sending builds header and checksum and hands the datagram to IP.
  *
- * Counters follow Linux: InErrors for every bad datagram (with InCsumErrors for a bad
- * checksum), NoPorts, RcvbufErrors for a full socket, IgnoredMulti for a broadcast no
- * socket wanted, and InDatagrams when the application reads a datagram.
+ * Counters follow Linux, in `Udp` or `Udp6` by the datagram's family: InErrors for every
+ * bad datagram (with InCsumErrors for a bad checksum), NoPorts, RcvbufErrors for a full
+ * socket, IgnoredMulti for a broadcast no socket wanted, and InDatagrams when the
+ * application reads a datagram.
+ *
+ * A socket bound to `::` takes both families (Linux with bindv6only=0, Node's default);
+ * one bound to `0.0.0.0` only IPv4.
  */
 import type { StackConfig } from '../core/config.js';
 import type { UdpMib } from '../core/counters.js';
 import { CONSUMED, DropReason, Stage, walk, type DropCounts, type Verdict } from '../core/drop.js';
 import type { SocketRow } from '../core/ss.js';
 import { deliver, enter } from '../core/trace.js';
-import type { PacketType } from '../eth/ethernet.js';
-import { TX_HEADROOM, type IcmpErrorSender, type Ipv4 } from '../ip/ipv4.js';
+import type { Ip, IpRx } from '../ip/ip.js';
 import { RouteType } from '../ip/route.js';
-import { formatIpv4, type Ipv4Addr } from '../wire/addr.js';
-import { ICMP_DEST_UNREACH, ICMP_PORT_UNREACH } from '../wire/icmpv4.js';
-import { IPPROTO_UDP, IPV4_HLEN, type Ipv4Repr } from '../wire/ipv4.js';
-import { UDP_HLEN, emitUdp, newUdpRepr, parseUdp } from '../wire/udp.js';
+import { IPV6_ANY, formatIp, isIpv4, type IpAddr } from '../wire/addr.js';
+import { IPPROTO_UDP, IPV4_HLEN } from '../wire/ipv4.js';
+import { u16 } from '../wire/bytes.js';
+import { UDP_HLEN, emitUdpWithPseudo, newUdpRepr, parseUdpWithPseudo } from '../wire/udp.js';
 
 /** Largest UDP payload in one IPv4 datagram: 65535 − 20 − 8. */
 export const UDP_MAX_PAYLOAD = 65_535 - IPV4_HLEN - UDP_HLEN;
@@ -26,7 +29,7 @@ export const UDP_MAX_PAYLOAD = 65_535 - IPV4_HLEN - UDP_HLEN;
 export interface Datagram {
   /** The payload, copied out of the frame. */
   readonly data: Uint8Array;
-  readonly address: Ipv4Addr;
+  readonly address: IpAddr;
   readonly port: number;
   /** The id of the traced packet that brought it, or 0. */
   readonly trace: number;
@@ -34,8 +37,11 @@ export interface Datagram {
 
 /** The stack's side of a UDP socket: its binding and its bounded receive queue. */
 export class UdpEndpoint {
-  localAddr: Ipv4Addr = 0;
+  /** 0 (IPv4 only) or `::` (both families) when bound to the wildcard. */
+  localAddr: IpAddr = 0;
   localPort = 0;
+  /** IPV6_V6ONLY: bound to `::`, take IPv6 only. */
+  v6Only = false;
   /** SO_BROADCAST: may send to a broadcast address. */
   broadcast = false;
   /** SO_RCVBUF: bytes the queue may hold (payload plus a per-datagram overhead). */
@@ -56,7 +62,7 @@ export class UdpEndpoint {
 
   /** As a trace or capture names it: `udp 0.0.0.0:7`. */
   describe(): string {
-    return `udp ${formatIpv4(this.localAddr)}:${this.localPort}`;
+    return `udp ${formatEnd(this.localAddr, this.localPort)}`;
   }
 
   get length(): number {
@@ -97,60 +103,74 @@ export class Udp {
 
   constructor(
     private readonly cfg: StackConfig['udp'],
-    private readonly mib: UdpMib,
+    private readonly mib4: UdpMib,
+    private readonly mib6: UdpMib,
     private readonly drops: DropCounts,
-    private readonly ip: Ipv4,
-    private readonly icmpError: IcmpErrorSender,
+    private readonly ip: Ip,
     private readonly random: () => number,
   ) {}
 
   // ── ingress ──────────────────────────────────────────────────────────────
 
-  input(pkt: Uint8Array, ipOff: number, ip: Ipv4Repr, rtype: RouteType, pktType: PacketType, now: number): Verdict {
+  input(rx: IpRx, now: number): Verdict {
     enter(Stage.UDP);
-    const off = ipOff + ip.headerLen;
+    const v4 = isIpv4(rx.src);
+    const mib = v4 ? this.mib4 : this.mib6;
     const udp = this.rx;
-    const bad = parseUdp(pkt, off, ip.totalLength - ip.headerLen, ip.src, ip.dst, udp);
+    // The pseudo-header covers the UDP length field (the parser checks it against rx.len);
+    // IPv6 has no header checksum, so a zero UDP checksum is refused there (RFC 8200 §8.1).
+    const length = rx.len >= UDP_HLEN ? u16(rx.pkt, rx.off + 4) : 0;
+    const bad = parseUdpWithPseudo(rx.pkt, rx.off, rx.len, rx.addrSum + IPPROTO_UDP + length, !v4, udp);
     if (bad !== undefined) {
-      if (bad === DropReason.UDP_CSUM) this.mib.InCsumErrors++;
-      this.mib.InErrors++;
+      if (bad === DropReason.UDP_CSUM) mib.InCsumErrors++;
+      mib.InErrors++;
       return bad;
     }
 
-    const unicast = rtype === RouteType.LOCAL;
-    const ep = this.lookup(udp.dstPort, ip.dst, unicast);
+    const unicast = rx.rtype === RouteType.LOCAL;
+    const ep = this.lookup(udp.dstPort, rx.dst, unicast);
     if (ep === undefined) {
       if (!unicast) {
-        this.mib.IgnoredMulti++;
+        mib.IgnoredMulti++;
         return CONSUMED;
       }
-      this.mib.NoPorts++;
-      this.icmpError(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, pkt, ipOff, ip, rtype, pktType, now);
+      mib.NoPorts++;
+      this.ip.portUnreachable(rx, now);
       return DropReason.NO_SOCKET;
     }
 
     const len = udp.length - UDP_HLEN;
     const cost = len + this.cfg.perDatagramOverhead;
     if (ep.queued + cost > ep.rcvbuf) {
-      this.mib.RcvbufErrors++;
-      this.mib.InErrors++;
+      mib.RcvbufErrors++;
+      mib.InErrors++;
       return DropReason.SOCKET_RCVBUFF;
     }
-    const data = pkt.slice(off + UDP_HLEN, off + UDP_HLEN + len);
+    const start = rx.off + UDP_HLEN;
+    const data = rx.pkt.slice(start, start + len);
     deliver(ep);
-    ep.push({ data, address: ip.src, port: udp.srcPort, trace: walk.tracer?.current() ?? 0 }, cost);
+    ep.push({ data, address: rx.src, port: udp.srcPort, trace: walk.tracer?.current() ?? 0 }, cost);
     this.schedule(ep);
     return CONSUMED;
   }
 
-  /** Socket lookup: an exact local address first, then the wildcard; groups only reach the wildcard. */
-  private lookup(port: number, dst: Ipv4Addr, unicast: boolean): UdpEndpoint | undefined {
+  /**
+   * Socket lookup: an exact local address first, then the wildcard of the packet's family
+   * (`0.0.0.0` for IPv4), then `::`, which takes both; groups only reach a wildcard.
+   */
+  private lookup(port: number, dst: IpAddr, unicast: boolean): UdpEndpoint | undefined {
     const eps = this.ports.get(port);
     if (eps === undefined) return undefined;
+    const v4 = isIpv4(dst);
     let wildcard: UdpEndpoint | undefined;
     for (const ep of eps) {
-      if (ep.localAddr === 0) wildcard = ep;
-      else if (unicast && ep.localAddr === dst) return ep;
+      const a = ep.localAddr;
+      if (a === IPV6_ANY) {
+        if (!v4 || !ep.v6Only) wildcard ??= ep;
+      }
+      else if (a === 0) {
+        if (v4) wildcard = ep;
+      } else if (unicast && a === dst) return ep;
     }
     return wildcard;
   }
@@ -189,7 +209,7 @@ export class Udp {
   read(ep: UdpEndpoint): Datagram | undefined {
     const d = ep.shift(this.cfg.perDatagramOverhead);
     if (d !== undefined) {
-      this.mib.InDatagrams++;
+      (isIpv4(d.address) ? this.mib4 : this.mib6).InDatagrams++;
       if (d.trace !== 0) this.appRead?.(d.trace);
     }
     return d;
@@ -202,9 +222,9 @@ export class Udp {
   }
 
   /** Binds `ep` to `addr:port`; port 0 picks a free ephemeral port (RFC 6056 §3.3.1, random). */
-  bind(ep: UdpEndpoint, addr: Ipv4Addr, port: number): UdpBindError | undefined {
+  bind(ep: UdpEndpoint, addr: IpAddr, port: number): UdpBindError | undefined {
     if (ep.localPort !== 0) return 'EINVAL';
-    if (addr !== 0 && !this.ip.routes.isLocal(addr)) return 'EADDRNOTAVAIL';
+    if (!isWildcard(addr) && !this.ip.isLocal(addr)) return 'EADDRNOTAVAIL';
     if (port === 0) {
       const picked = this.ephemeralPort(addr);
       if (picked === undefined) return 'EADDRINUSE';
@@ -232,14 +252,13 @@ export class Udp {
     ep.onReadable = null;
   }
 
-  private inUse(port: number, addr: Ipv4Addr): boolean {
+  private inUse(port: number, addr: IpAddr): boolean {
     const eps = this.ports.get(port);
     if (eps === undefined) return false;
-    // Without SO_REUSEADDR, the wildcard conflicts with every address and vice versa.
-    return eps.some((ep) => ep.localAddr === 0 || addr === 0 || ep.localAddr === addr);
+    return eps.some((ep) => bindConflict(ep.localAddr, addr));
   }
 
-  private ephemeralPort(addr: Ipv4Addr): number | undefined {
+  private ephemeralPort(addr: IpAddr): number | undefined {
     const [lo, hi] = this.cfg.localPortRange;
     const n = hi - lo + 1;
     const start = Math.floor(this.random() * n);
@@ -261,9 +280,10 @@ export class Udp {
     const rows: SocketRow[] = [];
     for (const eps of this.ports.values()) {
       for (const ep of eps) {
+        const v4 = isIpv4(ep.localAddr);
         rows.push({
           netid: 'udp', state: 'UNCONN', recvQ: ep.queued, sendQ: 0,
-          localAddress: formatIpv4(ep.localAddr), localPort: ep.localPort, remoteAddress: '0.0.0.0', remotePort: 0,
+          localAddress: formatIp(ep.localAddr), localPort: ep.localPort, remoteAddress: v4 ? '0.0.0.0' : '::', remotePort: 0,
         });
       }
     }
@@ -273,28 +293,54 @@ export class Udp {
   // ── egress ───────────────────────────────────────────────────────────────
 
   /** Sends `data` from `ep` (which must be bound) to `dst:dstPort`. */
-  send(ep: UdpEndpoint, data: Uint8Array, dst: Ipv4Addr, dstPort: number, now: number): UdpSendError | undefined {
+  send(ep: UdpEndpoint, data: Uint8Array, dst: IpAddr, dstPort: number, now: number): UdpSendError | undefined {
     if (data.length > UDP_MAX_PAYLOAD) return 'EMSGSIZE';
     if (dstPort <= 0 || dstPort > 0xffff) return 'EINVAL';
-    const rtype = this.ip.routes.classify(dst);
+    const v4 = isIpv4(dst);
+    if (ep.localAddr === 0 && !v4) return 'EINVAL'; // an IPv4 socket cannot reach an IPv6 address
+    if (!isWildcard(ep.localAddr) && v4 !== isIpv4(ep.localAddr)) return 'EINVAL';
+    const rtype = this.ip.classify(dst);
     if (rtype === RouteType.BROADCAST && !ep.broadcast) return 'EACCES';
-    const src = ep.localAddr !== 0 ? ep.localAddr : this.ip.routes.sourceFor(dst);
-    // 0.0.0.0 names this host (Linux ip_route_output_key_hash_rcu); never a destination on the wire (RFC 1122 §3.2.1.3).
-    if (dst === 0) dst = src;
+    const src = isWildcard(ep.localAddr) ? this.ip.sourceFor(dst) : ep.localAddr;
+    // The unspecified address names this host (Linux ip_route_output_key_hash_rcu); never a destination on the wire (RFC 1122 §3.2.1.3).
+    if (dst === 0 || dst === IPV6_ANY) dst = src;
 
     const len = UDP_HLEN + data.length;
-    const frame = new Uint8Array(TX_HEADROOM + len);
-    frame.set(data, TX_HEADROOM + UDP_HLEN);
+    const at = this.ip.headroom(dst);
+    const frame = new Uint8Array(at + len);
+    frame.set(data, at + UDP_HLEN);
     const udp = this.tx;
     udp.srcPort = ep.localPort;
     udp.dstPort = dstPort;
     udp.length = len;
-    emitUdp(udp, frame, TX_HEADROOM, src, dst);
+    emitUdpWithPseudo(udp, frame, at, this.ip.pseudo(src, dst, IPPROTO_UDP, len));
 
     const bad = this.ip.output(frame, len, IPPROTO_UDP, src, dst, { dontFragment: true }, now);
     if (bad === DropReason.IP_OUTNOROUTES) return 'ENETUNREACH';
     if (bad !== undefined) return 'EMSGSIZE';
-    this.mib.OutDatagrams++;
+    (v4 ? this.mib4 : this.mib6).OutDatagrams++;
     return undefined;
   }
+}
+
+/** `0.0.0.0` or `::`. */
+export function isWildcard(a: IpAddr): boolean {
+  return a === 0 || a === IPV6_ANY;
+}
+
+/**
+ * Whether binding `b` to a port collides with a socket bound to `a` on it (no
+ * SO_REUSEADDR): a wildcard collides with every address of the families it takes.
+ */
+export function bindConflict(a: IpAddr, b: IpAddr): boolean {
+  if (a === b) return true;
+  if (a === IPV6_ANY || b === IPV6_ANY) return true;
+  if (a === 0) return isIpv4(b);
+  if (b === 0) return isIpv4(a);
+  return false;
+}
+
+/** `192.168.69.2:7`, `[fd00:69::2]:7`. */
+export function formatEnd(addr: IpAddr, port: number): string {
+  return isIpv4(addr) ? `${formatIp(addr)}:${port}` : `[${addr}]:${port}`;
 }

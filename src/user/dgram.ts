@@ -7,21 +7,21 @@
 import { EventEmitter } from 'node:events';
 import { codeError, systemError } from '../core/errors.js';
 import type { Datagram, Udp, UdpEndpoint } from '../transport/udp.js';
-import { formatIpv4, parseIpv4 } from '../wire/addr.js';
+import { IPV6_ANY, formatIp, isIpv4, parseIp, type IpAddr } from '../wire/addr.js';
 
 /** What a socket needs from its stack. */
 export interface UdpHost {
   readonly udp: Udp;
   now(): number;
-  /** The address `send()` uses when none is given (Node uses 127.0.0.1; we have no `lo`). */
-  defaultAddress(): number;
+  /** The address `send()` uses when none is given (Node uses 127.0.0.1 or ::1; we have no `lo`). */
+  defaultAddress(family: 'udp4' | 'udp6'): IpAddr;
   /** Called after the application queued output outside a receive turn: flush and re-arm timers. */
   afterOutput(): void;
 }
 
 export interface RemoteInfo {
   address: string;
-  family: 'IPv4';
+  family: 'IPv4' | 'IPv6';
   port: number;
   size: number;
 }
@@ -32,7 +32,9 @@ export interface UdpMessage {
 }
 
 export interface SocketOptions {
-  type: 'udp4';
+  /** `udp4` binds `0.0.0.0` by default; `udp6` binds `::`, which takes IPv4 too unless `ipv6Only`. */
+  type: 'udp4' | 'udp6';
+  ipv6Only?: boolean;
   recvBufferSize?: number;
 }
 
@@ -42,6 +44,7 @@ const State = { UNBOUND: 0, BOUND: 1, CLOSED: 2 } as const;
 
 export class UdpSocket extends EventEmitter {
   private readonly ep: UdpEndpoint;
+  private readonly type: 'udp4' | 'udp6';
   private state: number = State.UNBOUND;
   private readonly waiters: { resolve: (m: UdpMessage) => void; reject: (e: Error) => void }[] = [];
 
@@ -50,8 +53,12 @@ export class UdpSocket extends EventEmitter {
     options: SocketOptions = { type: 'udp4' },
   ) {
     super();
-    if (options.type !== 'udp4') throw codeError('ERR_SOCKET_BAD_TYPE', `Bad socket type specified. Valid types are: udp4`);
+    if (options.type !== 'udp4' && options.type !== 'udp6') {
+      throw codeError('ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4, udp6');
+    }
+    this.type = options.type;
     this.ep = host.udp.newEndpoint();
+    this.ep.v6Only = options.ipv6Only === true;
     if (options.recvBufferSize !== undefined) this.ep.rcvbuf = options.recvBufferSize;
     this.ep.onReadable = () => this.drain();
     // Datagrams that waited for a listener go to the first one attached.
@@ -76,9 +83,10 @@ export class UdpSocket extends EventEmitter {
     }
     if (callback) this.once('listening', callback);
 
-    const addrText = address ?? '0.0.0.0';
-    const addr = parseIpv4(addrText);
-    const err = addr === null ? 'EINVAL' : this.host.udp.bind(this.ep, addr, port ?? 0);
+    const addrText = address ?? (this.type === 'udp4' ? '0.0.0.0' : IPV6_ANY);
+    const addr = parseIp(addrText);
+    const wrongFamily = addr !== null && isIpv4(addr) !== (this.type === 'udp4');
+    const err = addr === null || wrongFamily ? 'EINVAL' : this.host.udp.bind(this.ep, addr, port ?? 0);
     if (err !== undefined) {
       process.nextTick(() => this.emit('error', systemError(err, 'bind', addrText, port ?? 0)));
       return this;
@@ -108,7 +116,7 @@ export class UdpSocket extends EventEmitter {
     }
     if (this.state === State.UNBOUND) this.bind(0);
 
-    const dst = address === undefined ? this.host.defaultAddress() : parseIpv4(address);
+    const dst = address === undefined ? this.host.defaultAddress(this.type) : parseIp(address);
     const fail = (code: string): void => {
       const err = systemError(code, dst === null ? 'getaddrinfo' : 'send', String(address), port);
       if (callback) process.nextTick(callback, err);
@@ -146,9 +154,9 @@ export class UdpSocket extends EventEmitter {
     return this;
   }
 
-  address(): { address: string; family: 'IPv4'; port: number } {
+  address(): { address: string; family: 'IPv4' | 'IPv6'; port: number } {
     if (this.state !== State.BOUND) throw systemError('EBADF', 'getsockname');
-    return { address: formatIpv4(this.ep.localAddr), family: 'IPv4', port: this.ep.localPort };
+    return { address: formatIp(this.ep.localAddr), family: this.type === 'udp4' ? 'IPv4' : 'IPv6', port: this.ep.localPort };
   }
 
   setBroadcast(flag: boolean): void {
@@ -192,6 +200,6 @@ export class UdpSocket extends EventEmitter {
 function toMessage(d: Datagram): UdpMessage {
   return {
     msg: Buffer.from(d.data.buffer, d.data.byteOffset, d.data.length),
-    rinfo: { address: formatIpv4(d.address), family: 'IPv4', port: d.port, size: d.data.length },
+    rinfo: { address: formatIp(d.address), family: isIpv4(d.address) ? 'IPv4' : 'IPv6', port: d.port, size: d.data.length },
   };
 }

@@ -13,7 +13,7 @@ import { Duplex } from 'node:stream';
 import { codeError, systemError } from '../core/errors.js';
 import { TcpState, type Tcb, type TcpUser } from '../transport/tcp/tcb.js';
 import type { Listener, Tcp } from '../transport/tcp/tcp.js';
-import { formatIpv4, parseIpv4 } from '../wire/addr.js';
+import { formatIp, isIpv4, parseIp, type IpAddr } from '../wire/addr.js';
 
 /** What sockets need from their stack. */
 export interface TcpHost {
@@ -85,7 +85,7 @@ export class TcpSocket extends Duplex {
     if (opts.noDelay) this.noDelay = true;
     if (opts.keepAlive) this.keepAlive = [true, opts.keepAliveInitialDelay ?? 0];
     const hostText = opts.host ?? 'localhost';
-    const addr = hostText === 'localhost' ? this.host.tcp.ip.routes.addresses[0]?.addr ?? null : parseIpv4(hostText);
+    const addr = hostText === 'localhost' ? this.host.tcp.ip.v4.routes.addresses[0]?.addr ?? null : parseIp(hostText);
     this.remote = { address: hostText, port: opts.port };
     if (addr === null) {
       process.nextTick(() => this.destroy(systemError('ENOTFOUND', 'getaddrinfo', hostText)));
@@ -95,7 +95,7 @@ export class TcpSocket extends Duplex {
     const r = this.host.tcp.connect(addr, opts.port, this.hooks, this.host.now());
     this.host.afterOutput();
     if (typeof r === 'string') {
-      process.nextTick(() => this.destroy(systemError(r, 'connect', formatIpv4(addr), opts.port)));
+      process.nextTick(() => this.destroy(systemError(r, 'connect', formatIp(addr), opts.port)));
       return this;
     }
     this.tcb = r;
@@ -131,7 +131,7 @@ export class TcpSocket extends Duplex {
       const syscall = this.connecting ? 'connect' : 'read';
       this.connecting = false;
       if (error !== null) {
-        this.destroy(systemError(error, syscall, tcb ? formatIpv4(tcb.remoteAddr) : undefined, tcb?.remotePort));
+        this.destroy(systemError(error, syscall, tcb ? formatIp(tcb.remoteAddr) : undefined, tcb?.remotePort));
         return;
       }
       // A clean end: whatever was received has been queued; finish the readable side.
@@ -264,7 +264,7 @@ export class TcpSocket extends Duplex {
   }
 
   get remoteAddress(): string | undefined {
-    return this.tcb ? formatIpv4(this.tcb.remoteAddr) : undefined;
+    return this.tcb ? formatIp(this.tcb.remoteAddr) : undefined;
   }
 
   get remotePort(): number | undefined {
@@ -272,11 +272,11 @@ export class TcpSocket extends Duplex {
   }
 
   get remoteFamily(): string | undefined {
-    return this.tcb ? 'IPv4' : undefined;
+    return this.tcb ? family(this.tcb.remoteAddr) : undefined;
   }
 
   get localAddress(): string | undefined {
-    return this.tcb ? formatIpv4(this.tcb.localAddr) : undefined;
+    return this.tcb ? formatIp(this.tcb.localAddr) : undefined;
   }
 
   get localPort(): number | undefined {
@@ -298,7 +298,7 @@ export class TcpSocket extends Duplex {
 
   address(): { address: string; family: string; port: number } | Record<string, never> {
     const tcb = this.tcb;
-    return tcb ? { address: formatIpv4(tcb.localAddr), family: 'IPv4', port: tcb.localPort } : {};
+    return tcb ? { address: formatIp(tcb.localAddr), family: family(tcb.localAddr), port: tcb.localPort } : {};
   }
 
   setNoDelay(noDelay = true): this {
@@ -389,8 +389,9 @@ export class TcpServer extends EventEmitter {
       throw codeError('ERR_SOCKET_BAD_PORT', `options.port should be >= 0 and < 65536. Received ${String(opts.port)}.`);
     }
     if (cb) this.once('listening', cb);
-    const hostText = opts.host ?? '0.0.0.0';
-    const addr = hostText === '::' ? 0 : parseIpv4(hostText);
+    // Like Node: without a host, `::`, which takes IPv4 as well (Linux bindv6only=0).
+    const hostText = opts.host ?? '::';
+    const addr = parseIp(hostText);
     const r = addr === null
       ? 'EADDRNOTAVAIL'
       : this.host.tcp.listen(addr, opts.port ?? 0, opts.backlog ?? 511, (tcb) => this.accept(tcb));
@@ -415,7 +416,7 @@ export class TcpServer extends EventEmitter {
 
   address(): { address: string; family: string; port: number } | null {
     const l = this.listener;
-    return l ? { address: formatIpv4(l.localAddr), family: 'IPv4', port: l.localPort } : null;
+    return l ? { address: formatIp(l.localAddr), family: family(l.localAddr), port: l.localPort } : null;
   }
 
   /** Stops accepting; 'close' follows once every accepted connection has closed (as in Node). */
@@ -452,4 +453,8 @@ export class TcpServer extends EventEmitter {
   unref(): this {
     return this;
   }
+}
+
+function family(a: IpAddr): 'IPv4' | 'IPv6' {
+  return isIpv4(a) ? 'IPv4' : 'IPv6';
 }

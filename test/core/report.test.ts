@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Counters, MIB_NAMES, type CountersSnapshot } from '../../src/core/counters.js';
 import {
-  Nstat, formatEthtoolS, formatNetstatS, formatNstat, formatProcNetNetstat, formatProcNetSnmp,
+  Nstat, formatEthtoolS, formatNetstatS, formatNstat, formatProcNetNetstat, formatProcNetSnmp, formatProcNetSnmp6,
 } from '../../src/core/report.js';
 import { newLinkStats } from '../../src/dev/device.js';
 import { Netns } from '../helpers/netns.js';
@@ -372,8 +372,8 @@ describe('Nstat', () => {
       expect(names).not.toContain(skipped);
     }
     expect(Object.values(d).every((v) => v === 0)).toBe(true);
-    // /proc/net/snmp's groups first, then /proc/net/netstat's, as nstat reads them.
-    const order = ['Ip', 'Icmp', 'Tcp', 'UdpLite', 'TcpExt', 'IpExt'].map((g) => names.findIndex((n) => n.startsWith(g)));
+    // /proc/net/snmp's groups first, then /proc/net/snmp6's, then /proc/net/netstat's, as nstat reads them.
+    const order = ['Ip', 'Icmp', 'Tcp', 'UdpLite', 'Ip6', 'Udp6', 'TcpExt', 'IpExt'].map((g) => names.findIndex((n) => n.startsWith(g)));
     expect(order).toEqual([...order].sort((a, b) => a - b));
   });
 
@@ -412,6 +412,7 @@ describe.skipIf(nstatSkip !== null)('Nstat against the real nstat over our /proc
   function realNstat(c: CountersSnapshot, args: string[]): string {
     writeFileSync(join(dir, 'snmp'), formatProcNetSnmp(c));
     writeFileSync(join(dir, 'netstat'), formatProcNetNetstat(c));
+    writeFileSync(join(dir, 'snmp6'), formatProcNetSnmp6(c));
     const r = spawnSync('nstat', args, {
       encoding: 'utf8',
       timeout: 10_000,
@@ -420,7 +421,7 @@ describe.skipIf(nstatSkip !== null)('Nstat against the real nstat over our /proc
         ...process.env,
         PROC_NET_SNMP: join(dir, 'snmp'),
         PROC_NET_NETSTAT: join(dir, 'netstat'),
-        PROC_NET_SNMP6: join(dir, 'no-snmp6'),
+        PROC_NET_SNMP6: join(dir, 'snmp6'),
         NSTAT_HISTORY: join(dir, 'history'),
       },
     });
@@ -437,6 +438,9 @@ describe.skipIf(nstatSkip !== null)('Nstat against the real nstat over our /proc
     counters.IcmpMsg.out[0] = 2;
     counters.TcpExt.TCPTimeouts = 1;
     counters.IpExt.InOctets = 426;
+    counters.Ip6.InReceives = 3;
+    counters.Icmp6Msg.in[135] = 2;
+    counters.Udp6.NoPorts = 1;
     expect(formatNstat(ours.delta(counters.snapshot()))).toBe(realNstat(counters.snapshot(), []));
 
     counters.Ip.InReceives = 10;

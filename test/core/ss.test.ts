@@ -85,7 +85,7 @@ describe('the socket table of a live stack', () => {
     const text = formatSockets(p.b.sockets());
     expect(text).toBe(
       'State  Recv-Q Send-Q Local Address:Port Peer Address:Port\n' +
-      'LISTEN 0      511          0.0.0.0:7         0.0.0.0:*\n' +
+      'LISTEN 0      511                *:7               *:*\n' +
       `ESTAB  0      0       192.168.69.2:7    192.168.69.1:${port}\n`,
     );
     const lines = text.trimEnd().split('\n');
@@ -139,7 +139,7 @@ describe('the socket table of a live stack', () => {
     const queued = 100 + p.b.config.udp.perDatagramOverhead;
     expect(formatSockets(p.b.sockets())).toBe(
       'Netid State  Recv-Q Send-Q Local Address:Port Peer Address:Port\n' +
-      'tcp   LISTEN 0      511          0.0.0.0:7         0.0.0.0:*\n' +
+      'tcp   LISTEN 0      511                *:7               *:*\n' +
       `udp   UNCONN ${String(queued).padEnd(6)} 0            0.0.0.0:7         0.0.0.0:*\n`,
     );
   });

@@ -112,12 +112,12 @@ describe('replaying Linux captures to our stack as the server', () => {
 
     // Frame 1 is an IPv6 MLD report to 33:33:00:00:00:16, a group we have not joined:
     // refused by the MAC filter before its ethertype is looked at. Sent to our own MAC,
-    // the same frame is refused by ethertype: we do not speak IPv6 yet.
+    // the same frame reaches IPv6, which refuses it for its group address (ff02::16).
     expect(r.verdicts[0]).toEqual({ frame: 1, etherType: ETH_P_IPV6, verdict: DropReason.OTHERHOST });
     const mld = readPcap(fixture('arp-ping4'))[0]!.data.slice();
     mld.set([0x02, 0, 0, 0, 0, 0x0b], 0);
-    expect(r.h.input(mld)).toBe(DropReason.UNHANDLED_PROTO);
-    expect(r.h.stack.linkStats()).toMatchObject({ rx_otherhost_dropped: 1, rx_nohandler: 1 });
+    expect(r.h.input(mld)).toBe(DropReason.IP_INADDRERRORS);
+    expect(r.h.stack.linkStats()).toMatchObject({ rx_otherhost_dropped: 1, rx_nohandler: 0 });
     expect(r.h.tx()).toHaveLength(0);
     expect(r.verdicts.slice(1).map((v) => v.verdict)).toEqual([CONSUMED, CONSUMED, CONSUMED, CONSUMED]);
 

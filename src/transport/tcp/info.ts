@@ -9,7 +9,7 @@
  * bump as segments pass.
  */
 import { TCPI_OPT_SACK, TCPI_OPT_TIMESTAMPS, TCPI_OPT_WSCALE, type SocketRow, type SocketTimer } from '../../core/ss.js';
-import { formatIpv4 } from '../../wire/addr.js';
+import { formatIp, isIpv4 } from '../../wire/addr.js';
 import { receiveWindow } from './rcv.js';
 import { seqAdd, seqDiff, seqGt, seqLt } from './seq.js';
 import { pipe } from './snd.js';
@@ -231,9 +231,9 @@ export function connectionRow(tcb: Tcb, now: number): SocketRow {
     state: SS_STATE[tcb.state] ?? stateName(tcb.state),
     recvQ: tcb.rcvBuf.length,
     sendQ: tcb.sndBuf.length,
-    localAddress: formatIpv4(tcb.localAddr),
+    localAddress: formatIp(tcb.localAddr),
     localPort: tcb.localPort,
-    remoteAddress: formatIpv4(tcb.remoteAddr),
+    remoteAddress: formatIp(tcb.remoteAddr),
     remotePort: tcb.remotePort,
     congestion: tcb.cc.name === 'newreno' ? 'reno' : tcb.cc.name,
     info: tcpInfo(tcb, now),
@@ -250,9 +250,9 @@ export function listenerRow(l: Listener): SocketRow {
     state: 'LISTEN',
     recvQ: l.acceptQueue.length,
     sendQ: l.backlog,
-    localAddress: formatIpv4(l.localAddr),
+    localAddress: formatIp(l.localAddr),
     localPort: l.localPort,
-    remoteAddress: '0.0.0.0',
+    remoteAddress: isIpv4(l.localAddr) ? '0.0.0.0' : '::',
     remotePort: 0,
   };
 }
@@ -312,9 +312,9 @@ export class LifeLog {
   record(tcb: Tcb, error: string | null, now: number): void {
     if (this.capacity <= 0) return;
     const rec: LifeRecord = {
-      localAddress: formatIpv4(tcb.localAddr),
+      localAddress: formatIp(tcb.localAddr),
       localPort: tcb.localPort,
-      remoteAddress: formatIpv4(tcb.remoteAddr),
+      remoteAddress: formatIp(tcb.remoteAddr),
       remotePort: tcb.remotePort,
       startMs: tcb.createdAt,
       durationMs: now - tcb.createdAt,

@@ -8,9 +8,11 @@
 import { CONSUMED, DropReason, Stage, type Verdict } from '../../core/drop.js';
 import { enter } from '../../core/trace.js';
 import { PacketType } from '../../eth/ethernet.js';
+import type { IpRx } from '../../ip/ip.js';
 import { RouteType } from '../../ip/route.js';
-import type { Ipv4Repr } from '../../wire/ipv4.js';
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, newTcpRepr, parseTcp } from '../../wire/tcp.js';
+import { isIpv4, type IpAddr } from '../../wire/addr.js';
+import { IPPROTO_TCP } from '../../wire/ipv4.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, newTcpRepr, parseTcpWithPseudo } from '../../wire/tcp.js';
 import { sendAck, sendReset, transmit } from './output.js';
 import { receiveText, receiveWindow } from './rcv.js';
 import { seqAdd, seqGe, seqGt, seqLe, seqLt } from './seq.js';
@@ -23,33 +25,35 @@ const seg: Segment = {
   src: 0, dst: 0, seq: 0, ack: 0, flags: 0, window: 0, len: 0, pkt: new Uint8Array(0), dataOff: 0, tcp: newTcpRepr(),
 };
 
+/** The MSS a peer that sent no option accepts: 536 for IPv4 (RFC 9293 §3.7.1), 1220 for IPv6 (RFC 8200 §5). */
+function defaultMss(peer: IpAddr): number {
+  return isIpv4(peer) ? 536 : 1220;
+}
+
 /** Linux tcp_invalid_ratelimit. */
 const OOW_ACK_INTERVAL_MS = 500;
 
 /** PAWS: timestamps older than 24 days are no longer compared (RFC 7323 §5.5). */
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
-export function segmentArrives(
-  tcp: Tcp, pkt: Uint8Array, ipOff: number, ip: Ipv4Repr, rtype: RouteType, pktType: PacketType, now: number,
-): Verdict {
+export function segmentArrives(tcp: Tcp, rx: IpRx, now: number): Verdict {
   enter(Stage.TCP);
   const mib = tcp.mib;
   // TCP is unicast only: a broadcast or multicast segment is never answered (RFC 1122 §4.2.3.10).
-  if (rtype !== RouteType.LOCAL || (pktType !== PacketType.HOST && pktType !== PacketType.LOOPBACK)) {
+  if (rx.rtype !== RouteType.LOCAL || (rx.pktType !== PacketType.HOST && rx.pktType !== PacketType.LOOPBACK)) {
     return DropReason.NOT_SPECIFIED;
   }
   mib.InSegs++;
-  const off = ipOff + ip.headerLen;
-  const len = ip.totalLength - ip.headerLen;
+  const { pkt, off, len } = rx;
   const th = seg.tcp;
-  const bad = parseTcp(pkt, off, len, ip.src, ip.dst, th);
+  const bad = parseTcpWithPseudo(pkt, off, len, rx.addrSum + IPPROTO_TCP + len, th);
   if (bad !== undefined) {
     if (bad === DropReason.TCP_CSUM) mib.InCsumErrors++;
     mib.InErrs++;
     return bad;
   }
-  seg.src = ip.src;
-  seg.dst = ip.dst;
+  seg.src = rx.src;
+  seg.dst = rx.dst;
   seg.seq = th.seq;
   seg.ack = th.ack;
   seg.flags = th.flags;
@@ -58,14 +62,14 @@ export function segmentArrives(
   seg.dataOff = off + th.headerLen;
   seg.len = len - th.headerLen;
 
-  const tcb = tcp.lookup(ip.dst, th.dstPort, ip.src, th.srcPort);
+  const tcb = tcp.lookup(rx.dst, th.dstPort, rx.src, th.srcPort);
   if (tcb !== undefined) {
     tcb.segsIn++;
     if (seg.len > 0) tcb.dataSegsIn++;
   }
   let verdict: Verdict;
   if (tcb === undefined) {
-    const l = tcp.listener(ip.dst, th.dstPort);
+    const l = tcp.listener(rx.dst, th.dstPort);
     verdict = l !== undefined && !l.closed ? listenState(tcp, l, now) : closedState(tcp, now);
   } else if (tcb.state === TcpState.SYN_SENT) {
     verdict = synSentState(tcp, tcb, now);
@@ -166,7 +170,7 @@ function listenState(tcp: Tcp, l: Listener, now: number): Verdict {
 function negotiate(tcp: Tcp, tcb: Tcb, now: number): void {
   const th = seg.tcp;
   const cfg = tcp.cfg;
-  const peerMss = th.mss > 0 ? th.mss : 536;
+  const peerMss = th.mss > 0 ? th.mss : defaultMss(seg.src);
   tcb.sackOk = cfg.sack && th.sackPermitted;
   tcb.tsOk = cfg.timestamps && th.hasTimestamp;
   if (cfg.windowScaling && th.wscale >= 0) {
@@ -186,7 +190,7 @@ function negotiate(tcp: Tcp, tcb: Tcb, now: number): void {
 
 function sendCookie(tcp: Tcp, now: number): void {
   const th = seg.tcp;
-  const cookie = tcp.cookies.encode(seg.src, th.srcPort, seg.dst, th.dstPort, seg.seq, th.mss > 0 ? th.mss : 536, now);
+  const cookie = tcp.cookies.encode(seg.src, th.srcPort, seg.dst, th.dstPort, seg.seq, th.mss > 0 ? th.mss : defaultMss(seg.src), now);
   // A TCB that lives only for this one segment: its state is in the cookie.
   const tcb = tcp.newTcb(seg.dst, th.dstPort, seg.src, th.srcPort, now);
   tcb.iss = cookie.isn;

@@ -16,8 +16,9 @@
  * The same generator also gives RFC 7323 §5.4's per-connection timestamp offset
  * (Linux `secure_tcp_ts_off`), so that TSval does not reveal the host's uptime.
  */
-import { siphash2u32, siphash3u32, sipKey, type SipKey } from '../../core/siphash.js';
-import type { Ipv4Addr } from '../../wire/addr.js';
+import { siphash2u32, siphash3u32, siphash4u32, sipKey, type SipKey } from '../../core/siphash.js';
+import { ipv6Bytes, isIpv4, type IpAddr } from '../../wire/addr.js';
+import { u32 } from '../../wire/bytes.js';
 import type { Seq } from './seq.js';
 
 /** Ticks of RFC 6528's M timer per millisecond: one per 4 µs. */
@@ -25,7 +26,17 @@ export const ISN_TICKS_PER_MS = 250;
 
 const TWO_32 = 0x1_0000_0000;
 
-/** Secret-keyed ISNs for IPv4 connections (RFC 6528 §3). */
+/**
+ * An address as one 32-bit word for the keyed hashes below: an IPv4 address as it is, an
+ * IPv6 address hashed with `key`, so the final hash still depends on all 128 bits.
+ */
+export function addrWord(key: SipKey, a: IpAddr): number {
+  if (isIpv4(a)) return a;
+  const b = ipv6Bytes(a);
+  return siphash4u32(key, u32(b, 0), u32(b, 4), u32(b, 8), u32(b, 12));
+}
+
+/** Secret-keyed ISNs (RFC 6528 §3). */
 export class IsnGenerator {
   private readonly key: SipKey;
 
@@ -41,8 +52,9 @@ export class IsnGenerator {
    * The ISN for a connection from `localAddr:localPort` to `remoteAddr:remotePort` opened at
    * `nowMs` (ms on the stack's clock; fractions count): `(M + F) mod 2^32`.
    */
-  isn(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number, nowMs: number): Seq {
-    const f = siphash3u32(this.key, localAddr, remoteAddr, ((localPort << 16) | remotePort) >>> 0);
+  isn(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number, nowMs: number): Seq {
+    const k = this.key;
+    const f = siphash3u32(k, addrWord(k, localAddr), addrWord(k, remoteAddr), ((localPort << 16) | remotePort) >>> 0);
     // M mod 2^32 first: nowMs·250 passes 2^32 after ~4.8 hours, and stays exact in a double.
     const m = Math.floor(nowMs * ISN_TICKS_PER_MS) % TWO_32;
     return (m + f) >>> 0;
@@ -54,7 +66,8 @@ export class IsnGenerator {
    * peers. Keyed by the addresses only, so that every connection to one peer shares it and
    * the peer's PAWS state stays meaningful across connections.
    */
-  tsOffset(localAddr: Ipv4Addr, remoteAddr: Ipv4Addr): number {
-    return siphash2u32(this.key, localAddr, remoteAddr);
+  tsOffset(localAddr: IpAddr, remoteAddr: IpAddr): number {
+    const k = this.key;
+    return siphash2u32(k, addrWord(k, localAddr), addrWord(k, remoteAddr));
   }
 }

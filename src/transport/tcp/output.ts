@@ -1,13 +1,13 @@
 /**
- * Building segments and handing them to IPv4 (RFC 9293 §3.1, options per RFC 7323,
+ * Building segments and handing them to IP (RFC 9293 §3.1, options per RFC 7323,
  * RFC 2018, RFC 6691). Every segment we send passes through `transmit`, which also
  * pays whatever ACK was owed: an outgoing segment always carries the latest ACK.
  */
 import { IPPROTO_TCP } from '../../wire/ipv4.js';
 import {
-  TCP_ACK, TCP_FIN, TCP_HLEN, TCP_RST, TCP_SYN, emitTcp, tcpOptionsLen, type TcpOptionsOut,
+  TCP_ACK, TCP_FIN, TCP_HLEN, TCP_RST, TCP_SYN, emitTcpWithPseudo, tcpOptionsLen, type TcpOptionsOut,
 } from '../../wire/tcp.js';
-import { TX_HEADROOM } from '../../ip/ipv4.js';
+import type { IpAddr } from '../../wire/addr.js';
 import { selectWindow } from './rcv.js';
 import { seqAdd, seqDiff, seqGt, seqLt, type Seq } from './seq.js';
 import { TcpState, type Tcb } from './tcb.js';
@@ -59,14 +59,15 @@ export function transmit(tcp: Tcp, tcb: Tcb, seq: Seq, len: number, flags: numbe
   }
   const optLen = tcpOptionsLen(opts);
   const hlen = TCP_HLEN + optLen;
-  const frame = new Uint8Array(TX_HEADROOM + hlen + len);
-  if (len > 0) tcb.sndBuf.copyOut(((seq - tcb.sndBufSeq) >>> 0), len, frame, TX_HEADROOM + hlen);
+  const at = tcp.ip.headroom(tcb.remoteAddr);
+  const frame = new Uint8Array(at + hlen + len);
+  if (len > 0) tcb.sndBuf.copyOut(((seq - tcb.sndBufSeq) >>> 0), len, frame, at + hlen);
 
   const hasAck = (flags & TCP_ACK) !== 0;
   const window = selectWindow(tcp, tcb, syn);
-  emitTcp(
+  emitTcpWithPseudo(
     { srcPort: tcb.localPort, dstPort: tcb.remotePort, seq, ack: hasAck ? tcb.rcvNxt : 0, flags, window },
-    opts, frame, TX_HEADROOM, len, tcb.localAddr, tcb.remoteAddr,
+    opts, frame, at, len, tcb.pseudo + hlen + len,
   );
   tcp.ip.output(frame, hlen + len, IPPROTO_TCP, tcb.localAddr, tcb.remoteAddr, { dontFragment: true }, now);
 
@@ -112,15 +113,16 @@ export function sendAck(tcp: Tcp, tcb: Tcb, now: number): void {
  * `ack` are taken from the segment being answered. No options, window 0, as Linux.
  */
 export function sendReset(
-  tcp: Tcp, local: number, localPort: number, remote: number, remotePort: number,
+  tcp: Tcp, local: IpAddr, localPort: number, remote: IpAddr, remotePort: number,
   seq: Seq, ack: Seq, ackFlag: boolean, now: number,
 ): void {
-  const frame = new Uint8Array(TX_HEADROOM + TCP_HLEN);
+  const at = tcp.ip.headroom(remote);
+  const frame = new Uint8Array(at + TCP_HLEN);
   clearOptions();
   const flags = TCP_RST | (ackFlag ? TCP_ACK : 0);
-  emitTcp(
+  emitTcpWithPseudo(
     { srcPort: localPort, dstPort: remotePort, seq, ack: ackFlag ? ack : 0, flags, window: 0 },
-    opts, frame, TX_HEADROOM, 0, local, remote,
+    opts, frame, at, 0, tcp.ip.pseudo(local, remote, IPPROTO_TCP, TCP_HLEN),
   );
   tcp.ip.output(frame, TCP_HLEN, IPPROTO_TCP, local, remote, { dontFragment: true }, now);
   tcp.mib.OutSegs++;

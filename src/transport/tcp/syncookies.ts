@@ -45,7 +45,8 @@
  * (the source of the SYN and of the ACK), `daddr`/`dport` ours.
  */
 import { siphash4u32, sipKey, type SipKey } from '../../core/siphash.js';
-import type { Ipv4Addr } from '../../wire/addr.js';
+import type { IpAddr } from '../../wire/addr.js';
+import { addrWord } from './isn.js';
 import type { Seq } from './seq.js';
 
 /**
@@ -96,13 +97,15 @@ export class SynCookies {
    * Like Linux, an MSS below every table entry is rounded up to 536, the least any IPv4
    * host must accept (RFC 9293 §3.7.1).
    */
-  encode(saddr: Ipv4Addr, sport: number, daddr: Ipv4Addr, dport: number, peerIsn: Seq, mss: number, nowMs: number): SynCookie {
+  encode(saddr: IpAddr, sport: number, daddr: IpAddr, dport: number, peerIsn: Seq, mss: number, nowMs: number): SynCookie {
     let index = SYNCOOKIE_MSS_TABLE.length - 1;
     while (index > 0 && mss < SYNCOOKIE_MSS_TABLE[index]!) index--;
     const ports = portsWord(sport, dport);
     const count = cookieTime(nowMs);
-    const h0 = siphash4u32(this.key0, saddr, daddr, ports, peerIsn);
-    const h1 = siphash4u32(this.key1, saddr, daddr, ports, count);
+    const s = addrWord(this.key0, saddr);
+    const d = addrWord(this.key0, daddr);
+    const h0 = siphash4u32(this.key0, s, d, ports, peerIsn);
+    const h1 = siphash4u32(this.key1, s, d, ports, count);
     const isn = (h0 + (count & 0xff) * TWO_24 + ((h1 + (index << INDEX_SHIFT)) & COOKIE_MASK)) >>> 0;
     return { isn, mss: SYNCOOKIE_MSS_TABLE[index]! };
   }
@@ -114,15 +117,17 @@ export class SynCookies {
    * @returns the MSS the cookie carries, or 0 if it is not one of ours, not for this
    *   connection, or older than {@link MAX_SYNCOOKIE_AGE} minutes.
    */
-  decode(saddr: Ipv4Addr, sport: number, daddr: Ipv4Addr, dport: number, peerIsn: Seq, cookie: Seq, nowMs: number): number {
+  decode(saddr: IpAddr, sport: number, daddr: IpAddr, dport: number, peerIsn: Seq, cookie: Seq, nowMs: number): number {
     const ports = portsWord(sport, dport);
     const count = cookieTime(nowMs);
     // Strip H0: what is left is count·2^24 + ((H1 + index·2^22) mod 2^24).
-    const rest = (cookie - siphash4u32(this.key0, saddr, daddr, ports, peerIsn)) >>> 0;
+    const s = addrWord(this.key0, saddr);
+    const d = addrWord(this.key0, daddr);
+    const rest = (cookie - siphash4u32(this.key0, s, d, ports, peerIsn)) >>> 0;
     // How many minutes ago it was made, mod 256 (the counter's width in the cookie).
     const age = (count - (rest >>> COOKIE_BITS)) & 0xff;
     if (age >= MAX_SYNCOOKIE_AGE) return 0;
-    const h1 = siphash4u32(this.key1, saddr, daddr, ports, (count - age) >>> 0);
+    const h1 = siphash4u32(this.key1, s, d, ports, (count - age) >>> 0);
     const data = (rest - h1) & COOKIE_MASK;
     if ((data & INDEX_CHECK_MASK) !== 0) return 0;
     return SYNCOOKIE_MSS_TABLE[data >>> INDEX_SHIFT] ?? 0;

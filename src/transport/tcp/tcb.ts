@@ -7,7 +7,8 @@ import type { CongestionControl } from './congestion/types.js';
 import { ByteQueue } from './buffer.js';
 import { OfoQueue } from './reassembly.js';
 import { RttEstimator } from './rtt.js';
-import { formatIpv4 } from '../../wire/addr.js';
+import type { IpAddr } from '../../wire/addr.js';
+import { formatEnd } from '../udp.js';
 import type { Seq } from './seq.js';
 import type { Listener } from './tcp.js';
 import type { Timeline } from './timeline.js';
@@ -212,13 +213,15 @@ export class Tcb {
   deliveryRate = 0;
   rateStartAt = 0;
   rateStartAcked = 0;
+  /** The checksum's pseudo-header sum for our addresses, without the length: fixed for the connection. */
+  pseudo = 0;
   /** Segments and ACKs for the time-sequence graph, while the stack records them (timeline.ts); null costs one check per segment. */
   timeline: Timeline | null = null;
 
   constructor(
-    readonly localAddr: number,
+    readonly localAddr: IpAddr,
     readonly localPort: number,
-    readonly remoteAddr: number,
+    readonly remoteAddr: IpAddr,
     readonly remotePort: number,
     opts: { rmem: number; wmem: number; keepaliveIdleMs: number; rtt: RttEstimator; cc: CongestionControl },
   ) {
@@ -242,7 +245,7 @@ export class Tcb {
 
   /** As a trace or capture names it: `tcp 192.168.69.2:80 < 192.168.69.1:41234`. */
   describe(): string {
-    return `tcp ${formatIpv4(this.localAddr)}:${this.localPort} < ${formatIpv4(this.remoteAddr)}:${this.remotePort}`;
+    return `tcp ${formatEnd(this.localAddr, this.localPort)} < ${formatEnd(this.remoteAddr, this.remotePort)}`;
   }
 
   /** Earliest of the TCB's timers. */
@@ -252,6 +255,6 @@ export class Tcb {
 }
 
 /** The 4-tuple as a map key. */
-export function tupleKey(localAddr: number, localPort: number, remoteAddr: number, remotePort: number): string {
+export function tupleKey(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): string {
   return `${localAddr}:${localPort}:${remoteAddr}:${remotePort}`;
 }

@@ -9,12 +9,12 @@ import type { TcpExtMib, TcpMib } from '../../core/counters.js';
 import type { DropCounts, Verdict } from '../../core/drop.js';
 import type { Random } from '../../core/random.js';
 import { TokenBucket } from '../../core/ratelimit.js';
-import type { PacketType } from '../../eth/ethernet.js';
-import type { Ipv4 } from '../../ip/ipv4.js';
+import type { Ip, IpRx } from '../../ip/ip.js';
 import type { SocketRow } from '../../core/ss.js';
 import { RouteType } from '../../ip/route.js';
-import type { Ipv4Addr } from '../../wire/addr.js';
-import type { Ipv4Repr } from '../../wire/ipv4.js';
+import { IPV6_ANY, isIpv4, type IpAddr } from '../../wire/addr.js';
+import { bindConflict, isWildcard } from '../udp.js';
+import { IPPROTO_TCP } from '../../wire/ipv4.js';
 import { TCP_ACK, TCP_SYN, type TcpRepr } from '../../wire/tcp.js';
 import { createCongestionControl } from './congestion/index.js';
 import { LifeLog, TCP_LIFE_RECORDS, connectionRow, listenerRow } from './info.js';
@@ -32,8 +32,8 @@ import { Timeline } from './timeline.js';
 
 /** A received segment, parsed once (a scratch object reused for every segment). */
 export interface Segment {
-  src: Ipv4Addr;
-  dst: Ipv4Addr;
+  src: IpAddr;
+  dst: IpAddr;
   seq: Seq;
   ack: Seq;
   flags: number;
@@ -58,7 +58,8 @@ export class Listener {
   closed = false;
 
   constructor(
-    readonly localAddr: Ipv4Addr,
+    /** 0 takes IPv4 only, `::` both families. */
+    readonly localAddr: IpAddr,
     readonly localPort: number,
     /** Limit of both queues (listen(2) backlog, capped by somaxconn). */
     readonly backlog: number,
@@ -93,7 +94,7 @@ export class Tcp {
     readonly mib: TcpMib,
     readonly ext: TcpExtMib,
     readonly drops: DropCounts,
-    readonly ip: Ipv4,
+    readonly ip: Ip,
     readonly random: Random,
   ) {
     const bytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
@@ -107,22 +108,27 @@ export class Tcp {
 
   // ── ingress ──────────────────────────────────────────────────────────────
 
-  input(pkt: Uint8Array, ipOff: number, ip: Ipv4Repr, rtype: RouteType, pktType: PacketType, now: number): Verdict {
-    return segmentArrives(this, pkt, ipOff, ip, rtype, pktType, now);
+  input(rx: IpRx, now: number): Verdict {
+    return segmentArrives(this, rx, now);
   }
 
-  lookup(local: Ipv4Addr, localPort: number, remote: Ipv4Addr, remotePort: number): Tcb | undefined {
+  lookup(local: IpAddr, localPort: number, remote: IpAddr, remotePort: number): Tcb | undefined {
     return this.conns.get(tupleKey(local, localPort, remote, remotePort));
   }
 
-  /** The listener for a port: one bound to the exact address first, then the wildcard. */
-  listener(local: Ipv4Addr, port: number): Listener | undefined {
+  /**
+   * The listener for a port: one bound to the exact address first, then the wildcard of
+   * the address's family (`0.0.0.0` for IPv4), then `::`, which takes both.
+   */
+  listener(local: IpAddr, port: number): Listener | undefined {
     const ls = this.listeners.get(port);
     if (ls === undefined) return undefined;
+    const v4 = isIpv4(local);
     let any: Listener | undefined;
     for (const l of ls) {
       if (l.localAddr === local) return l;
-      if (l.localAddr === 0) any = l;
+      if (l.localAddr === IPV6_ANY) any ??= l;
+      else if (l.localAddr === 0 && v4) any = l;
     }
     return any;
   }
@@ -130,9 +136,9 @@ export class Tcp {
   // ── TCB life cycle ───────────────────────────────────────────────────────
 
   /** A TCB with this stack's buffers, estimator, congestion control and timestamp offset. */
-  newTcb(local: Ipv4Addr, localPort: number, remote: Ipv4Addr, remotePort: number, now: number): Tcb {
+  newTcb(local: IpAddr, localPort: number, remote: IpAddr, remotePort: number, now: number): Tcb {
     const cfg = this.cfg;
-    const advMss = this.ip.mtu - 40;
+    const advMss = this.ip.maxPayload(remote) - 20;
     const tcb = new Tcb(local, localPort, remote, remotePort, {
       rmem: cfg.rmem,
       wmem: cfg.wmem,
@@ -141,7 +147,10 @@ export class Tcp {
       cc: createCongestionControl(cfg.congestion, advMss),
     });
     tcb.advMss = advMss;
-    tcb.mss = Math.min(536, advMss);
+    // Without an MSS option the peer takes the family's least: 536 (RFC 9293 §3.7.1), 1220 (RFC 8200 §5).
+    const defaultMss = isIpv4(remote) ? 536 : 1220;
+    tcb.mss = Math.min(defaultMss, advMss);
+    tcb.pseudo = this.ip.pseudo(local, remote, IPPROTO_TCP, 0);
     tcb.rcvWscale = this.rcvWscale;
     tcb.tsOffset = this.isn.tsOffset(local, remote);
     tcb.iss = this.isn.isn(local, localPort, remote, remotePort, now);
@@ -151,7 +160,7 @@ export class Tcp {
     tcb.createdAt = tcb.lastDataSentAt = tcb.lastDataRecvAt = tcb.lastAckRecvAt = now;
     tcb.ato = cfg.delackMs;
     // Linux's first guess at the peer's segment size (tcp_initialize_rcv_mss): TCP_MSS_DEFAULT.
-    tcb.rcvMss = Math.min(536, advMss);
+    tcb.rcvMss = Math.min(defaultMss, advMss);
     if (this.recordTimelines) tcb.timeline = new Timeline();
     return tcb;
   }
@@ -235,15 +244,15 @@ export class Tcp {
 
   // ── the application's side ───────────────────────────────────────────────
 
-  listen(local: Ipv4Addr, port: number, backlog: number, onConnection: (tcb: Tcb) => void): Listener | TcpError {
-    if (local !== 0 && !this.ip.routes.isLocal(local)) return 'EADDRNOTAVAIL';
+  listen(local: IpAddr, port: number, backlog: number, onConnection: (tcb: Tcb) => void): Listener | TcpError {
+    if (!isWildcard(local) && !this.ip.isLocal(local)) return 'EADDRNOTAVAIL';
     if (port === 0) {
       const p = this.ephemeralPort((candidate) => this.listeners.has(candidate));
       if (p === undefined) return 'EADDRINUSE';
       port = p;
     }
     const ls = this.listeners.get(port) ?? [];
-    if (ls.some((l) => l.localAddr === 0 || local === 0 || l.localAddr === local)) return 'EADDRINUSE';
+    if (ls.some((l) => bindConflict(l.localAddr, local))) return 'EADDRINUSE';
     const l = new Listener(local, port, Math.max(1, Math.min(backlog, this.cfg.somaxconn)), onConnection);
     ls.push(l);
     this.listeners.set(port, ls);
@@ -265,13 +274,13 @@ export class Tcp {
   }
 
   /** Active open (RFC 9293 §3.10.1): a SYN to `remote:remotePort` from an ephemeral port. */
-  connect(remote: Ipv4Addr, remotePort: number, user: TcpUser, now: number): Tcb | TcpError {
-    const routes = this.ip.routes;
-    if (remotePort <= 0 || remotePort > 0xffff || remote === 0) return 'EINVAL';
-    const rtype = routes.classify(remote);
+  connect(remote: IpAddr, remotePort: number, user: TcpUser, now: number): Tcb | TcpError {
+    const ip = this.ip;
+    if (remotePort <= 0 || remotePort > 0xffff || isWildcard(remote)) return 'EINVAL';
+    const rtype = ip.classify(remote);
     if (rtype === RouteType.BROADCAST || rtype === RouteType.MULTICAST) return 'ENETUNREACH';
-    if (rtype !== RouteType.LOCAL && routes.lookup(remote) === undefined) return 'ENETUNREACH';
-    const local = rtype === RouteType.LOCAL ? remote : routes.sourceFor(remote);
+    if (rtype !== RouteType.LOCAL && !ip.hasRoute(remote)) return 'ENETUNREACH';
+    const local = rtype === RouteType.LOCAL ? remote : ip.sourceFor(remote);
     const port = this.ephemeralPort((p) => this.conns.has(tupleKey(local, p, remote, remotePort)) || this.listeners.has(p));
     if (port === undefined) return 'EADDRNOTAVAIL';
 
