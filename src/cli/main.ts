@@ -9,7 +9,9 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { RealClock } from '../core/clock.js';
 import type { CountersSnapshot } from '../core/counters.js';
 import { STAGE_DEPTH, type DropRow, type Stage } from '../core/drop.js';
-import { formatEthtoolS, formatNetstatS, formatNstat, formatProcNetNetstat, formatProcNetSnmp } from '../core/report.js';
+import {
+  formatEthtoolS, formatNetstatS, formatNstat, formatProcNetNetstat, formatProcNetSnmp, formatProcNetSnmp6,
+} from '../core/report.js';
 import { formatRead, formatWalk, type AppRead, type PacketWalk } from '../core/trace.js';
 import { formatSockets, formatTcpLife, type SocketRow } from '../core/ss.js';
 import type { LifeRecord } from '../transport/tcp/info.js';
@@ -135,9 +137,11 @@ function up(o: UpOptions): void {
   const me = formatIpv4(stackCidr.addr);
   const me6 = parseCidr6(o.ip6)!.addr;
   const inNs = o.netns === undefined ? '' : `sudo ip netns exec ${o.netns} `;
+  const v6 = o.mtu >= 1280;
   process.stdout.write(
-    `tapstack is up: ${me} (MAC ${o.mac}) on ${tap.name}${o.netns === undefined ? '' : ` in netns ${o.netns}`}, ` +
-      `${o.mtu >= 1280 ? ` and ${me6}` : ''}, the kernel's side is ${o.hostIp}${o.mtu >= 1280 ? ` and ${o.hostIp6}` : ''}\n` +
+    `tapstack is up: ${me}${v6 ? ` and ${me6}` : ''} (MAC ${o.mac}) on ${tap.name}` +
+      `${o.netns === undefined ? '' : ` in netns ${o.netns}`}, ` +
+      `the kernel's side is ${o.hostIp}${v6 ? ` and ${o.hostIp6}` : ''}\n` +
       `try:\n` +
       `  ${inNs}ping -c 3 ${me}\n` +
       `  ${inNs}ping -c 3 -s 4000 ${me}     # fragmented both ways\n` +
@@ -201,13 +205,14 @@ export function main(argv: string[]): void {
       .option('--json', 'print JSON');
 
   where(program.command('stat').description('counters, like /proc/net/snmp, netstat -s, nstat, ethtool -S'))
-    .option('--format <format>', 'netstat-s | snmp | netstat | nstat | ethtool', formatArg, 'netstat-s')
+    .option('--format <format>', 'netstat-s | snmp | snmp6 | netstat | nstat | ethtool', formatArg, 'netstat-s')
     .action((o: ClientOptions & { format: string }) => client(o, { cmd: 'stat', nstat: o.format === 'nstat' }, (v) => {
       const counters = v['counters'] as CountersSnapshot;
       const link = v['link'] as { name: string; stats: LinkStats };
       if (o.json) return print(JSON.stringify(v));
       switch (o.format) {
         case 'snmp': return print(formatProcNetSnmp(counters));
+        case 'snmp6': return print(formatProcNetSnmp6(counters));
         case 'netstat': return print(formatProcNetNetstat(counters));
         case 'nstat': return print(formatNstat(v['delta'] as Record<string, number>));
         case 'ethtool': return print(formatEthtoolS(link.name, link.stats));
@@ -283,7 +288,7 @@ export function main(argv: string[]): void {
     .argument('[filter...]', 'a pcap-filter subset, as for trace')
     .requiredOption('-w, --write <file>', 'the pcapng file to write')
     .option('-c, --count <n>', 'stop after n frames', intArg(1, 100_000_000))
-    .option('--after <stage>', 'only received frames that got through this stage: eth, arp, ipv4, frag, icmp, udp, tcp', stageArg)
+    .option('--after <stage>', 'only received frames that got through this stage: eth, arp, ipv4, ipv6, frag, icmp, icmpv6, ndisc, udp, tcp', stageArg)
     .action((filter: string[], o: ClientOptions & { write: string; count?: number; after?: Stage }) => {
       const out = PcapngWriter.open(o.write, { interfaceName: o.tap, comment: 'tapstack capture with verdicts' });
       const done = (): void => out.close();
@@ -317,8 +322,8 @@ interface ClientOptions {
 }
 
 function formatArg(value: string): string {
-  if (!['netstat-s', 'snmp', 'netstat', 'nstat', 'ethtool'].includes(value)) {
-    throw new InvalidArgumentError('expected netstat-s, snmp, netstat, nstat or ethtool');
+  if (!['netstat-s', 'snmp', 'snmp6', 'netstat', 'nstat', 'ethtool'].includes(value)) {
+    throw new InvalidArgumentError('expected netstat-s, snmp, snmp6, netstat, nstat or ethtool');
   }
   return value;
 }
