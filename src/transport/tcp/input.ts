@@ -158,7 +158,7 @@ function listenState(tcp: Tcp, l: Listener, now: number): Verdict {
   tcb.maxSndWnd = seg.window;
   tcb.sndWl1 = seg.seq;
   tcp.setState(tcb, TcpState.SYN_RECEIVED);
-  tcp.conns.set(tcb.key, tcb);
+  tcp.conns.set(tcb);
   transmit(tcp, tcb, tcb.iss, 0, TCP_SYN | TCP_ACK, now);
   tcb.sndNxt = seqAdd(tcb.iss, 1);
   tcb.rtoAt = now + tcb.rtt.currentRto();
@@ -248,7 +248,7 @@ function cookieAck(tcp: Tcp, l: Listener, now: number): Verdict {
   tcb.sndWl1 = seg.seq;
   tcb.sndWl2 = seg.ack;
   tcp.setState(tcb, TcpState.ESTABLISHED);
-  tcp.conns.set(tcb.key, tcb);
+  tcp.conns.set(tcb);
   tcp.mib.PassiveOpens++;
   l.acceptQueue.push(tcb);
   tcp.accepted(l);

@@ -61,7 +61,6 @@ export const Wake = { ESTABLISHED: 1, READABLE: 2, WRITABLE: 4, CLOSED: 8 } as c
 
 export class Tcb {
   state: TcpState = TcpState.CLOSED;
-  readonly key: string;
 
   // ── send sequence space (RFC 9293 §3.3.1) ───────────────────────────────
   iss: Seq = 0;
@@ -213,6 +212,8 @@ export class Tcb {
   deliveryRate = 0;
   rateStartAt = 0;
   rateStartAcked = 0;
+  /** The next TCB in the table with the same remote end and ports but another local address (table.ts). */
+  sameEnds: Tcb | null = null;
   /** The checksum's pseudo-header sum for our addresses, without the length: fixed for the connection. */
   pseudo = 0;
   /** Segments and ACKs for the time-sequence graph, while the stack records them (timeline.ts); null costs one check per segment. */
@@ -225,7 +226,6 @@ export class Tcb {
     readonly remotePort: number,
     opts: { rmem: number; wmem: number; keepaliveIdleMs: number; rtt: RttEstimator; cc: CongestionControl },
   ) {
-    this.key = tupleKey(localAddr, localPort, remoteAddr, remotePort);
     this.rcvBufLimit = opts.rmem;
     this.sndBufLimit = opts.wmem;
     this.keepaliveIdleMs = opts.keepaliveIdleMs;
@@ -252,9 +252,4 @@ export class Tcb {
   nextTimer(): number {
     return Math.min(this.rtoAt, this.delackAt, this.persistAt, this.keepaliveAt, this.closeAt);
   }
-}
-
-/** The 4-tuple as a map key. */
-export function tupleKey(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): string {
-  return `${localAddr}:${localPort}:${remoteAddr}:${remotePort}`;
 }

@@ -26,7 +26,8 @@ import { RttEstimator } from './rtt.js';
 import { seqAdd, seqLe, type Seq } from './seq.js';
 import { output, persistTimeout, retransmitTimeout } from './snd.js';
 import { SynCookies } from './syncookies.js';
-import { Tcb, TcpState, Wake, tupleKey, type TcpUser } from './tcb.js';
+import { Tcb, TcpState, Wake, type TcpUser } from './tcb.js';
+import { TcbTable } from './table.js';
 import { TimerHeap } from './timers.js';
 import { Timeline } from './timeline.js';
 
@@ -70,7 +71,7 @@ export class Listener {
 export type TcpError = 'EADDRINUSE' | 'EADDRNOTAVAIL' | 'ENETUNREACH' | 'EINVAL' | 'ENOTCONN' | 'EPIPE';
 
 export class Tcp {
-  readonly conns = new Map<string, Tcb>();
+  readonly conns = new TcbTable();
   private readonly listeners = new Map<number, Listener[]>();
   private readonly heap = new TimerHeap<Tcb>();
   private woken: Tcb[] = [];
@@ -113,7 +114,7 @@ export class Tcp {
   }
 
   lookup(local: IpAddr, localPort: number, remote: IpAddr, remotePort: number): Tcb | undefined {
-    return this.conns.get(tupleKey(local, localPort, remote, remotePort));
+    return this.conns.get(local, localPort, remote, remotePort);
   }
 
   /**
@@ -185,7 +186,7 @@ export class Tcp {
     if (error !== null && (was === TcpState.ESTABLISHED || was === TcpState.CLOSE_WAIT)) this.mib.EstabResets++;
     if (was === TcpState.SYN_SENT || was === TcpState.SYN_RECEIVED) this.mib.AttemptFails++;
     this.setState(tcb, TcpState.CLOSED);
-    this.conns.delete(tcb.key);
+    this.conns.delete(tcb);
     if (tcb.listener !== null && was === TcpState.SYN_RECEIVED) tcb.listener.pendingCount--;
     tcb.listener = null;
     tcb.rtoAt = tcb.delackAt = tcb.persistAt = tcb.keepaliveAt = tcb.closeAt = Infinity;
@@ -281,13 +282,13 @@ export class Tcp {
     if (rtype === RouteType.BROADCAST || rtype === RouteType.MULTICAST) return 'ENETUNREACH';
     if (rtype !== RouteType.LOCAL && !ip.hasRoute(remote)) return 'ENETUNREACH';
     const local = rtype === RouteType.LOCAL ? remote : ip.sourceFor(remote);
-    const port = this.ephemeralPort((p) => this.conns.has(tupleKey(local, p, remote, remotePort)) || this.listeners.has(p));
+    const port = this.ephemeralPort((p) => this.conns.has(local, p, remote, remotePort) || this.listeners.has(p));
     if (port === undefined) return 'EADDRNOTAVAIL';
 
     const tcb = this.newTcb(local, port, remote, remotePort, now);
     tcb.user = user;
     this.setState(tcb, TcpState.SYN_SENT);
-    this.conns.set(tcb.key, tcb);
+    this.conns.set(tcb);
     this.mib.ActiveOpens++;
     transmit(this, tcb, tcb.iss, 0, TCP_SYN, now);
     tcb.sndNxt = seqAdd(tcb.iss, 1);
