@@ -17,7 +17,7 @@ import { KeyedTokenBuckets, TokenBucket } from '../core/ratelimit.js';
 import { enter } from '../core/trace.js';
 import { PacketType } from '../eth/ethernet.js';
 import { isIpv6Multicast, isIpv6Unspecified, readIpv6, type Ipv6Addr } from '../wire/addr.js';
-import { u32 } from '../wire/bytes.js';
+import { u16, u32 } from '../wire/bytes.js';
 import { pseudoHeaderV6 } from '../wire/checksum.js';
 import {
   ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, ICMPV6_HLEN, ICMPV6_NEIGHBOUR_ADVERT, ICMPV6_NEIGHBOUR_SOLICIT,
@@ -160,8 +160,11 @@ export class Icmpv6 {
     if (groupAddressed && !exempt) return;
     // (e.4): only to a source that names a single node.
     if (isIpv6Unspecified(src) || isIpv6Multicast(src)) return;
+    // Once a transport has the packet, rx.len is the transport's length: the packet's own
+    // is in its header (reassembled packets have theirs rewritten).
+    const pktLen = Math.min(IPV6_HLEN + u16(rx.pkt, rx.ipOff + 4), rx.pkt.length - rx.ipOff);
     // (e.1): never about an ICMPv6 error or a redirect.
-    if (isErrorOrRedirect(rx.pkt, rx.ipOff, rx.len)) return;
+    if (isErrorOrRedirect(rx.pkt, rx.ipOff, pktLen)) return;
 
     const mib = this.counters.Icmp6;
     if (type !== ICMPV6_PKT_TOOBIG) {
@@ -172,7 +175,7 @@ export class Icmpv6 {
       }
     }
 
-    const quote = Math.min(rx.len, IPV6_MIN_MTU - IPV6_HLEN - ICMPV6_HLEN);
+    const quote = Math.min(pktLen, IPV6_MIN_MTU - IPV6_HLEN - ICMPV6_HLEN);
     const len = ICMPV6_HLEN + quote;
     const frame = new Uint8Array(TX_HEADROOM6 + len);
     frame.set(rx.pkt.subarray(rx.ipOff, rx.ipOff + quote), TX_HEADROOM6 + ICMPV6_HLEN);
