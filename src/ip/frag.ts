@@ -70,6 +70,12 @@ export interface FragFamily {
   readonly overlaps: { ReasmOverlaps: number } | null;
   readonly timeoutMs: number;
   /**
+   * Bytes of the kept headers that the 65535-byte limit does not count: IPv6's fixed header
+   * and Fragment header, as its Payload Length counts neither (RFC 8200 §4.5). IPv4's Total
+   * Length counts its header: 0, the default.
+   */
+  readonly uncountedHeaderLen?: number;
+  /**
    * The whole packet: `header` (the first fragment's headers) fixed up as an unfragmented
    * packet of `dataLen` bytes of data, with room for the data at its end.
    */
@@ -141,7 +147,7 @@ export class Reassembly {
       }
     }
     if (end === offset) return this.discard(q, DropReason.IP_INHDR);
-    if (q.len + headerLen > MAX_DATAGRAM) return this.discard(q, DropReason.PKT_TOO_BIG);
+    if (q.len + headerLen - (this.family.uncountedHeaderLen ?? 0) > MAX_DATAGRAM) return this.discard(q, DropReason.PKT_TOO_BIG);
 
     // Find where it goes, refusing duplicates and overlaps.
     const frags = q.fragments;

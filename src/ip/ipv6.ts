@@ -139,6 +139,7 @@ export class Ipv6 {
       mib: counters.Ip6,
       overlaps: null,
       timeoutMs: cfg.ipv6.fragTimeoutMs,
+      uncountedHeaderLen: IPV6_HLEN + IPV6_FRAG_HLEN,
       rebuild: wholePacket,
       timedOut: (header, data, now) => this.reassemblyTimedOut(header, data, now),
     };
@@ -476,18 +477,22 @@ export class Ipv6 {
       mib.ReasmOKs++;
       return this.walkHeaders(pkt, ipOff, total, f.nextHeader, hdrOff, dataStart, now);
     }
+    // Refused before reassembly, but asked for all the same (Linux counts ReasmReqds first).
     if (f.moreFrags && (dataLen & 7) !== 0) {
+      mib.ReasmReqds++;
       mib.InHdrErrors++;
       this.upper.icmpError(ICMPV6_PARAMPROB, ICMPV6_HDR_FIELD, 4, this.up, now);
       return DropReason.IP_INHDR;
     }
     if (f.offset + dataLen > 65_535) {
+      mib.ReasmReqds++;
       mib.InHdrErrors++;
       this.upper.icmpError(ICMPV6_PARAMPROB, ICMPV6_HDR_FIELD, hdrOff + 2 - ipOff, this.up, now);
       return DropReason.IP_INHDR;
     }
     // The first fragment must carry the whole header chain up to the upper-layer header (RFC 8200 §4.5, RFC 7112).
     if (f.offset === 0 && !headerChainFits(pkt, dataStart, dataLen, f.nextHeader)) {
+      mib.ReasmReqds++;
       mib.InHdrErrors++;
       this.upper.icmpError(ICMPV6_PARAMPROB, ICMPV6_HDR_INCOMP, 0, this.up, now);
       return DropReason.IP_INHDR;
