@@ -28,6 +28,7 @@ import { Icmpv6 } from './ip/icmpv6.js';
 import { Ip, type Icmpv6ErrorSender } from './ip/ip.js';
 import { Ipv4, type IcmpErrorSender } from './ip/ipv4.js';
 import { Ipv6, type Ipv6Address } from './ip/ipv6.js';
+import { Mld } from './ip/mld.js';
 import { Ndisc } from './ip/ndisc.js';
 import { RouteTable } from './ip/route.js';
 import { Tcp } from './transport/tcp/tcp.js';
@@ -94,6 +95,7 @@ export class Stack {
   private readonly ipv6: Ipv6;
   private readonly icmp6: Icmpv6;
   private readonly ndisc: Ndisc;
+  private readonly mld: Mld;
   /** Reassembly memory, one budget for both families. */
   private readonly fragMemory: FragMemory = { used: 0 };
   private readonly udpLayer: Udp;
@@ -154,10 +156,14 @@ export class Stack {
       icmpError: icmp6Error,
       solicitDad: (target, now) => this.ndisc.solicitDad(target, now),
       addressReady: (a, now) => this.ndisc.addressReady(a, now),
+      // The Ipv6 constructor joins all-nodes (never reported) before MLD exists.
+      joined: (group) => this.mld?.joined(group),
     }, random, this.fragMemory);
     this.icmp6 = new Icmpv6(this.config, this.mib, this.dropCounts, this.ipv6);
     this.ndisc = new Ndisc(this.config, this.ipv6, this.icmp6, this.neigh6, this.mac, random);
     this.icmp6.ndisc = this.ndisc;
+    this.mld = new Mld(this.ipv6, this.icmp6, random);
+    this.icmp6.mld = this.mld;
     this.ipv6.addAddress(linkLocalFromMac(this.mac), 64, 'link');
     if (opts.ipv6 !== undefined) {
       const c6 = mustParse(parseCidr6(opts.ipv6), 'IPv6 address/prefix', opts.ipv6);
@@ -197,6 +203,7 @@ export class Stack {
    */
   start(now: number): void {
     for (const a of this.routes.addresses) this.arp.announce(a.addr);
+    this.mld.start();
     for (const a of this.ipv6.addresses) this.ipv6.startDad(a, now);
     this.link.flush();
   }
@@ -291,6 +298,7 @@ export class Stack {
     this.neigh6.poll(now);
     this.ipv6.poll(now);
     this.ndisc.poll(now);
+    this.mld.poll(now);
     this.tcpLayer.poll(now);
     this.wakeAndFlush();
   }
@@ -309,7 +317,7 @@ export class Stack {
   pollAt(): number {
     return Math.min(
       this.neigh.nextDeadline(), this.ipv4.nextDeadline(), this.neigh6.nextDeadline(), this.ipv6.nextDeadline(),
-      this.ndisc.nextDeadline(), this.tcpLayer.nextDeadline(),
+      this.ndisc.nextDeadline(), this.mld.nextDeadline(), this.tcpLayer.nextDeadline(),
     );
   }
 

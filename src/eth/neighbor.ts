@@ -191,8 +191,9 @@ export class NeighborTable {
    */
   advertised(addr: IpAddr, mac: Mac | undefined, solicited: boolean, override: boolean, now: number): void {
     const n = this.entries.get(addr);
-    if (n === undefined) return;
-    if (n.state === NudState.INCOMPLETE || n.state === NudState.FAILED) {
+    // A FAILED entry stands for none (RFC 4861 deletes it; Linux ignores advertisements for it).
+    if (n === undefined || n.state === NudState.FAILED) return;
+    if (n.state === NudState.INCOMPLETE) {
       if (mac === undefined) return;
       this.update(addr, mac, solicited, false, now);
       return;

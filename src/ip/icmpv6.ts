@@ -20,7 +20,7 @@ import { isIpv6Multicast, isIpv6Unspecified, readIpv6, type Ipv6Addr } from '../
 import { u16, u32 } from '../wire/bytes.js';
 import { pseudoHeaderV6 } from '../wire/checksum.js';
 import {
-  ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, ICMPV6_HLEN, ICMPV6_NEIGHBOUR_ADVERT, ICMPV6_NEIGHBOUR_SOLICIT,
+  ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, ICMPV6_HLEN, ICMPV6_MLD_QUERY, ICMPV6_NEIGHBOUR_ADVERT, ICMPV6_NEIGHBOUR_SOLICIT,
   ICMPV6_PARAMPROB, ICMPV6_PKT_TOOBIG, ICMPV6_REDIRECT, ICMPV6_ROUTER_ADVERT, ICMPV6_ROUTER_SOLICIT, ICMPV6_UNK_OPTION,
   emitIcmpv6, newIcmpv6Repr, parseIcmpv6,
 } from '../wire/icmpv6.js';
@@ -30,6 +30,7 @@ import {
 import { extHeaderLen } from '../wire/ipv6-ext.js';
 import type { IpRx } from './ip.js';
 import { TX_HEADROOM6, type Ipv6 } from './ipv6.js';
+import type { Mld } from './mld.js';
 import type { Ndisc } from './ndisc.js';
 import { RouteType } from './route.js';
 
@@ -58,8 +59,9 @@ export class Icmpv6 {
   private readonly tx = newIcmpv6Repr();
   private readonly globalLimit: TokenBucket;
   private readonly hostLimit: KeyedTokenBuckets<Ipv6Addr>;
-  /** Set once the stack is wired: NDP's messages go there. */
+  /** Set once the stack is wired: NDP's messages go there, and MLD's queries. */
   ndisc: Ndisc | null = null;
+  mld: Mld | null = null;
 
   constructor(
     private readonly cfg: StackConfig,
@@ -103,6 +105,8 @@ export class Icmpv6 {
           this.ip.learnPathMtu(readDst(rx.pkt, quoted), icmp.rest, now);
         }
         return CONSUMED;
+      case ICMPV6_MLD_QUERY:
+        return this.mld!.query(rx, now);
       case ICMPV6_ROUTER_SOLICIT:
       case ICMPV6_ROUTER_ADVERT:
       case ICMPV6_NEIGHBOUR_SOLICIT:
@@ -132,8 +136,11 @@ export class Icmpv6 {
   }
 
   /** Sends the finished `type` message at `frame[TX_HEADROOM6…]` and counts it (Icmp6OutErrors if IP refused it). */
-  transmit(frame: Uint8Array, len: number, src: Ipv6Addr, dst: Ipv6Addr, type: number, now: number, hopLimit?: number): void {
-    const failed = this.ip.output(frame, len, IPPROTO_ICMPV6, src, dst, now, hopLimit === undefined ? undefined : { hopLimit });
+  transmit(
+    frame: Uint8Array, len: number, src: Ipv6Addr, dst: Ipv6Addr, type: number, now: number, hopLimit?: number,
+    nextHeader = IPPROTO_ICMPV6,
+  ): void {
+    const failed = this.ip.output(frame, len, nextHeader, src, dst, now, hopLimit === undefined ? undefined : { hopLimit });
     if (failed !== undefined) this.counters.Icmp6.OutErrors++;
     else this.countOut(type);
   }

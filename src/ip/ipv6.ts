@@ -87,6 +87,8 @@ export interface Ipv6Upper {
   solicitDad(target: Ipv6Addr, now: number): void;
   /** An address is ours for good: what follows it (router solicitation for the link-local one). */
   addressReady(a: Ipv6Address, now: number): void;
+  /** A group was joined: MLD reports it. */
+  joined(group: Ipv6Addr): void;
 }
 
 export interface Ipv6SendOptions {
@@ -194,8 +196,10 @@ export class Ipv6 {
   }
 
   join(group: Ipv6Addr): void {
+    if (this.groups.has(group)) return;
     this.groups.add(group);
     this.eth.join(ipv6MulticastMac(group));
+    this.upper.joined(group);
   }
 
   /** One of our addresses, usable (not tentative). */

@@ -131,7 +131,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const EPOCH = Date.UTC(2026, 0, 1, 12, 0, 0);
 const DROP = verdictComment(DropReason.NO_SOCKET, 'udp');
-const DELIVERED = verdictComment(CONSUMED, 'udp 0.0.0.0:7');
+const DELIVERED = verdictComment(CONSUMED, 'udp [::]:7');
 
 /** A few frames of every padding remainder: one inbound drop, outbound, and one with neither. */
 function smallCapture(name: string) {
@@ -299,7 +299,7 @@ describe('PcapngWriter', () => {
 describe('verdictComment', () => {
   it('says delivered for CONSUMED and names the reason of a drop, with the detail in parentheses', () => {
     expect(verdictComment(CONSUMED)).toBe('delivered');
-    expect(verdictComment(CONSUMED, 'udp 0.0.0.0:7')).toBe('delivered (udp 0.0.0.0:7)');
+    expect(verdictComment(CONSUMED, 'udp [::]:7')).toBe('delivered (udp [::]:7)');
     expect(verdictComment(DropReason.NO_SOCKET, 'udp')).toBe('dropped: NO_SOCKET (udp)');
     expect(verdictComment(DropReason.IP_CSUM)).toBe('dropped: IP_CSUM');
     expect(verdictComment(DropReason.OTHERHOST, '')).toBe('dropped: OTHERHOST');

@@ -48,7 +48,7 @@ describe('packet walk tracing', () => {
     h.input(udpFrame(4000, 7, bytes(5)));
     h.input(syn(7));
     expect(walks[0]!.stages.map((s) => s.stage)).toEqual(['link', 'eth', 'ipv4', 'udp', 'socket']);
-    expect(formatWalk(walks[0]!)).toContain('=> delivered to udp 0.0.0.0:7');
+    expect(formatWalk(walks[0]!)).toContain('=> delivered to udp [::]:7');
     expect(walks[1]!.stages.map((s) => s.stage)).toEqual(['link', 'eth', 'ipv4', 'tcp', 'ip out', 'neigh', 'eth out']);
     expect(walks[1]!.sent).toEqual([expect.stringMatching(/^TCP 192\.168\.69\.2:7 > 192\.168\.69\.1:40000 \[S\.\]/)]);
   });
@@ -85,7 +85,7 @@ describe('capture with verdicts', () => {
     stop();
     h.input(udpFrame(4000, 9, bytes(5)));
     expect(seen).toEqual([
-      ['in', 'delivered (udp 0.0.0.0:7)'],
+      ['in', 'delivered (udp [::]:7)'],
       ['out', 'sent'], // the echo
       ['in', 'dropped: NO_SOCKET (udp)'],
       ['out', 'sent'], // the port unreachable
@@ -103,7 +103,7 @@ describe('capture after a stage', () => {
     h.rx(udpFrame(4000, 7, bytes(5))); // delivered: through udp into the socket
     h.input(udpFrame(4000, 9, bytes(5))); // dropped at udp: not through it
     h.input(ipv4Frame(echoRequest(7, 1, bytes(8)))); // never reached udp
-    expect(seen.filter((s) => s.startsWith('in'))).toEqual(['in delivered (udp 0.0.0.0:7)']);
+    expect(seen.filter((s) => s.startsWith('in'))).toEqual(['in delivered (udp [::]:7)']);
   });
 });
 
