@@ -122,6 +122,8 @@ export class Ipv6 {
   };
   private nextId: number;
   private loopback: Uint8Array[] = [];
+  /** The packet being received had a Fragment header (atomic, or reassembled): ndisc refuses it (RFC 6980). */
+  rxFragmented = false;
 
   constructor(
     private readonly cfg: StackConfig,
@@ -332,6 +334,7 @@ export class Ipv6 {
     }
     if (pktType !== PacketType.LOOPBACK && this.isLocal(ip.src)) return DropReason.IP_LOCAL_SOURCE;
 
+    this.rxFragmented = false;
     const up = this.up;
     up.src = ip.src;
     up.dst = ip.dst;
@@ -472,6 +475,7 @@ export class Ipv6 {
     const mib = this.counters.Ip6;
     const f = this.frag;
     parseIpv6Frag(pkt, hdrOff, IPV6_FRAG_HLEN, f); // extHeaderLen has checked the 8 bytes are there
+    this.rxFragmented = true;
     const dataStart = hdrOff + IPV6_FRAG_HLEN;
     const dataLen = ipOff + total - dataStart;
 

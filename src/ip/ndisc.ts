@@ -39,6 +39,11 @@ const ND_MAX_OUT = 40;
 /** The hop limit every ND message is sent with, and must arrive with (RFC 4861 §6.1, §7.1). */
 const ND_HOP_LIMIT = 255;
 
+/** The frame cut to its message: the link sends the whole buffer, and ours has room for the longest message. */
+function exact(frame: Uint8Array, len: number): Uint8Array {
+  return frame.subarray(0, TX_HEADROOM6 + len);
+}
+
 /** 0xffffffff seconds is "infinity" in prefix and router lifetimes (RFC 4861 §4.6.2). */
 function lifetimeMs(seconds: number): number {
   return seconds === 0xffff_ffff ? Infinity : seconds * 1000;
@@ -70,6 +75,8 @@ export class Ndisc {
   input(rx: IpRx, now: number): Verdict {
     enter(Stage.NDISC);
     const { pkt, off, len } = rx;
+    // RFC 6980 §5: never from a fragmented packet, an atomic fragment included (Linux suppress_frag_ndisc).
+    if (this.ip.rxFragmented) return DropReason.IPV6_NDISC_FRAG;
     if (pkt[rx.ipOff + 7] !== ND_HOP_LIMIT) return DropReason.IPV6_NDISC_HOP_LIMIT;
     const m = this.msg;
     const bad = parseNdp(pkt, off, len, m);
@@ -105,13 +112,17 @@ export class Ndisc {
     if (ours === undefined || ours.dadFailed) return DropReason.IPV6_NDISC_NS_OTHERHOST;
     if (ours.tentative) {
       // Someone else is checking the same address at the same time: neither may have it.
+      // Anything else about a tentative address is not answered (RFC 4862 §5.4.3); Linux drops both.
       if (dad && o.nonce !== this.nonce) this.ip.dadFailed(target);
-      return CONSUMED;
+      return DropReason.NOT_SPECIFIED;
     }
+    const group = rx.rtype === RouteType.MULTICAST;
+    // RFC 4861 §7.1.1: sent to a group from a unicast address, it must say where to answer.
+    // Linux creates no entry then, so it has nobody to answer.
+    if (!dad && group && o.sourceLinkAddr === -1) return DropReason.NOT_SPECIFIED;
     if (!dad && o.sourceLinkAddr !== -1) this.neigh.update(src, o.sourceLinkAddr, false, true, now);
     // As Linux: a solicitation to a group gets our address option and the override flag;
     // a unicast one (a neighbour checking its cache entry) neither.
-    const group = rx.rtype === RouteType.MULTICAST;
     const flags = (dad ? 0 : ND_NA_SOLICITED) | (group ? ND_NA_OVERRIDE : 0);
     this.advertise(target, dad ? IPV6_ALL_NODES : src, flags, group, now);
     return CONSUMED;
@@ -140,7 +151,8 @@ export class Ndisc {
     const src = rx.src as Ipv6Addr;
     const m = this.msg;
     const o = this.opts;
-    if (!isIpv6LinkLocal(src)) return DropReason.IPV6_NDISC_BAD_OPTIONS;
+    // Only a router on this link may advertise itself (RFC 4861 §6.1.2); Linux drops the rest unnamed.
+    if (!isIpv6LinkLocal(src)) return DropReason.NOT_SPECIFIED;
     if (!this.cfg.ipv6.acceptRa) return CONSUMED;
 
     this.rsLeft = 0; // a router has spoken: stop soliciting
@@ -185,7 +197,7 @@ export class Ndisc {
   private advertise(target: Ipv6Addr, dst: Ipv6Addr, flags: number, withOption: boolean, now: number): void {
     const frame = new Uint8Array(TX_HEADROOM6 + ND_MAX_OUT);
     const len = emitNeighbourAdvert(frame, TX_HEADROOM6, target, dst, target, flags, withOption ? this.mac : -1);
-    this.icmp.transmit(frame, len, target, dst, ICMPV6_NEIGHBOUR_ADVERT, now, ND_HOP_LIMIT);
+    this.icmp.transmit(exact(frame, len), len, target, dst, ICMPV6_NEIGHBOUR_ADVERT, now, ND_HOP_LIMIT);
   }
 
   /**
@@ -193,11 +205,13 @@ export class Ndisc {
    * solicited-node group, or straight to it when probing a known entry (RFC 4861 §7.2.2).
    */
   solicit(target: Ipv6Addr, mac: Mac | undefined, now: number): void {
-    const src = this.ip.sourceFor(target);
+    // Linux (ndisc_solicit) takes the source of the packet waiting on the entry, which is the
+    // one we would choose; a probe has no packet waiting and goes from the link-local address.
+    const src = this.ip.sourceFor(mac === undefined ? target : IPV6_ALL_NODES);
     const dst = mac === undefined ? solicitedNodeAddr(target) : target;
     const frame = new Uint8Array(TX_HEADROOM6 + ND_MAX_OUT);
     const len = emitNeighbourSolicit(frame, TX_HEADROOM6, src, dst, target, this.mac);
-    this.icmp.transmit(frame, len, src, dst, ICMPV6_NEIGHBOUR_SOLICIT, now, ND_HOP_LIMIT);
+    this.icmp.transmit(exact(frame, len), len, src, dst, ICMPV6_NEIGHBOUR_SOLICIT, now, ND_HOP_LIMIT);
   }
 
   /** Duplicate address detection's probe: from `::`, no address option, our nonce (RFC 4862 §5.4.2, RFC 7527). */
@@ -205,7 +219,7 @@ export class Ndisc {
     const dst = solicitedNodeAddr(target);
     const frame = new Uint8Array(TX_HEADROOM6 + ND_MAX_OUT);
     const len = emitNeighbourSolicit(frame, TX_HEADROOM6, IPV6_ANY, dst, target, this.mac, this.nonce);
-    this.icmp.transmit(frame, len, IPV6_ANY, dst, ICMPV6_NEIGHBOUR_SOLICIT, now, ND_HOP_LIMIT);
+    this.icmp.transmit(exact(frame, len), len, IPV6_ANY, dst, ICMPV6_NEIGHBOUR_SOLICIT, now, ND_HOP_LIMIT);
   }
 
   /** An address passed DAD: once the link-local one is ours, look for routers (RFC 4861 §6.3.7). */
@@ -220,7 +234,7 @@ export class Ndisc {
     const src = this.ip.sourceFor(IPV6_ALL_ROUTERS);
     const frame = new Uint8Array(TX_HEADROOM6 + ND_MAX_OUT);
     const len = emitRouterSolicit(frame, TX_HEADROOM6, src, IPV6_ALL_ROUTERS, this.mac);
-    this.icmp.transmit(frame, len, src, IPV6_ALL_ROUTERS, ICMPV6_ROUTER_SOLICIT, now, ND_HOP_LIMIT);
+    this.icmp.transmit(exact(frame, len), len, src, IPV6_ALL_ROUTERS, ICMPV6_ROUTER_SOLICIT, now, ND_HOP_LIMIT);
   }
 
   // ── timers ──────────────────────────────────────────────────────────────

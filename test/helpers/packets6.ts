@@ -425,14 +425,20 @@ function must(reason: string | undefined, layer: string): void {
   if (reason !== undefined) throw new Error(`${layer} does not parse: ${reason}`);
 }
 
-/** Is this frame a Neighbor Discovery message (or not IPv6 at all: ARP)? Tests that look past neighbour chatter filter these out. */
+/** MLD's messages: queries, reports and dones (RFC 2710, RFC 3810). */
+const MLD_TYPES = new Set([130, 131, 132, 143]);
+
+/**
+ * Is this frame link chatter — ARP, Neighbor Discovery or an MLD report — rather than an
+ * answer? Tests that look past it filter these out.
+ */
 export function isNdpOrArp(frame: Uint8Array): boolean {
   if (((frame[12]! << 8) | frame[13]!) !== ETH_P_IPV6) return true;
   const d = decode6(frame);
-  return d.ndp !== undefined;
+  return d.ndp !== undefined || (d.icmp !== undefined && MLD_TYPES.has(d.icmp.type));
 }
 
-/** The frames that are not neighbour discovery (nor ARP). */
+/** The frames that are not link chatter (ARP, neighbour discovery, MLD). */
 export const withoutNdp = (frames: Uint8Array[]): Uint8Array[] => frames.filter((f) => !isNdpOrArp(f));
 
 /** Reassembles the payload (what follows the Fragment header) of the fragments of one packet, in any order. */
@@ -555,8 +561,8 @@ export function drain(h: Harness): Uint8Array[] {
       if (isNdpOrArp(f)) {
         if (((f[12]! << 8) | f[13]!) !== ETH_P_IPV6) continue;
         const d = decode6(f);
-        const target = d.ndp!.target;
-        if (d.icmp!.type === ICMPV6_NEIGHBOUR_SOLICIT && (target === PEER6.ip || target === PEER6.ll) && d.ip.src !== '::') {
+        const target = d.ndp?.target;
+        if (d.icmp!.type === ICMPV6_NEIGHBOUR_SOLICIT && target !== undefined && (target === PEER6.ip || target === PEER6.ll) && d.ip.src !== '::') {
           h.rx(naFrame(target, { dst: d.ip.src, override: !isIpv6Multicast(d.ip.dst) ? false : true }));
         }
       } else {
