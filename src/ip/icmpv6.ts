@@ -175,8 +175,12 @@ export class Icmpv6 {
 
     const mib = this.counters.Icmp6;
     if (type !== ICMPV6_PKT_TOOBIG) {
-      if (!this.globalLimit.take(now) || !this.hostLimit.take(src, now)) {
-        mib.OutRateLimitHost++;
+      // Linux counts a refusal by the global bucket in Icmp OutRateLimitGlobal (icmpv6_global_allow:
+      // Icmp6 has no such row), one by the destination's in Icmp6 OutRateLimitHost.
+      const global = this.globalLimit.take(now);
+      if (!global || !this.hostLimit.take(src, now)) {
+        if (global) mib.OutRateLimitHost++;
+        else this.counters.Icmp.OutRateLimitGlobal++;
         this.drops.count(DropReason.X_ICMP_RATELIMIT, Stage.ICMPV6);
         return;
       }

@@ -488,6 +488,19 @@ describe('ICMPv6 errors (RFC 4443)', () => {
     expect(drain(h)).toHaveLength(1);
   });
 
+  it('is rate limited globally too, counted in Icmp OutRateLimitGlobal as Linux counts it (icmp_msgs_per_sec, icmp_msgs_burst)', () => {
+    const h = harness6({ config: { icmp: { msgsBurst: 10, msgsPerSec: 100 } } });
+    const delta = counters6(h);
+    const before = h.stack.counters().Icmp.OutRateLimitGlobal;
+    // Thirty sources on our link, each within its own bucket.
+    for (let i = 0; i < 30; i++) h.input(udpFrame6(1, 9, bytes(3), { src: `fd00:69::${(0x100 + i).toString(16)}` }));
+    expect(h.stack.counters().Icmp.OutRateLimitGlobal - before).toBe(20);
+    expect(delta().Icmp6.OutRateLimitHost).toBeUndefined();
+    h.advance(100); // 100/s: 10 more tokens
+    for (let i = 0; i < 30; i++) h.input(udpFrame6(1, 9, bytes(3), { src: `fd00:69::${(0x100 + i).toString(16)}` }));
+    expect(h.stack.counters().Icmp.OutRateLimitGlobal - before).toBe(40);
+  });
+
   it('does not rate limit echo replies', () => {
     const h = harness6();
     for (let i = 0; i < 100; i++) h.input(echoFrame6(1, i, bytes(8)));
