@@ -23,6 +23,7 @@ import { capture, PcapWriter } from '../dev/pcap.js';
 import type { Link } from '../dev/device.js';
 import { run } from '../driver.js';
 import { udpEcho } from '../services/echo.js';
+import { fixedResponder } from '../services/fixed.js';
 import { httpService, tcpChargen, tcpDiscard, tcpEcho } from '../services/tcp.js';
 import { createStack } from '../stack.js';
 import { formatIpv4, parseCidr, parseCidr6, parseIpv4, parseMac } from '../wire/addr.js';
@@ -132,6 +133,8 @@ function up(o: UpOptions): void {
   tcpDiscard(stack, 9);
   tcpChargen(stack, 19);
   httpService(stack, 80);
+  // A fixed 128-byte answer for load generators (wrk, ab): the stack's cost, not Node's http.
+  fixedResponder(stack, 8080);
   const running = run(stack, clock);
 
   const me = formatIpv4(stackCidr.addr);
