@@ -552,6 +552,17 @@ describe('UDP and TCP over IPv6', () => {
     expect(h.stack.counters().Udp6).toMatchObject({ InDatagrams: 1, NoPorts: 1 });
   });
 
+  it('delivers what it sends to its own address through the loopback, never on the wire', () => {
+    const h = harness6();
+    const a = h.stack.udp.createSocket('udp6');
+    a.bind(5000);
+    const b = h.stack.udp.createSocket('udp6');
+    b.send(bytes(12), 5000, US6.ip);
+    h.advance(0);
+    expect(a.recv()).toMatchObject({ msg: Buffer.from(bytes(12)), rinfo: { address: US6.ip, family: 'IPv6' } });
+    expect(h.tx()).toHaveLength(0);
+  });
+
   it('the echo service answers over IPv6 with a checksum over the IPv6 pseudo-header', () => {
     const h = harness6();
     udpEcho(h.stack, 7);

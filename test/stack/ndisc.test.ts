@@ -84,6 +84,16 @@ describe('duplicate address detection (RFC 4862 §5.4)', () => {
     expect(drain(h).map((f) => decode6(f).icmp?.type)).toEqual([ICMPV6_ECHO_REPLY]);
   });
 
+  it('with dad_transmits 0, addresses are usable at once and nothing is probed', () => {
+    const h = harness6({ ready: false, config: { ipv6: { dadTransmits: 0 } } });
+    expect(h.stack.ipv6Addresses().every((a) => !a.tentative)).toBe(true);
+    h.stack.start(0);
+    h.advance(h.stack.config.ipv6.routerSolicitationDelayMs);
+    expect(ofType(sent(h), ICMPV6_NEIGHBOUR_SOLICIT)).toHaveLength(0);
+    h.rx(nsFrame(US6.ip));
+    expect(h.input(echoFrame6(1, 1, bytes(8)))).toBe(CONSUMED);
+  });
+
   it('does not take its own probe, looped back, for a duplicate (the nonce)', () => {
     const h = harness6({ ready: false });
     h.stack.start(0);
@@ -393,6 +403,23 @@ describe('router advertisements (RFC 4861 §6.3.4, RFC 4862 §5.5)', () => {
     const frags = drain(h);
     expect(frags.length).toBe(2);
     for (const f of frags) expect(f.length - 14).toBeLessThanOrEqual(1400);
+  });
+
+  it("keeps a SLAAC address its valid lifetime, and lets a later RA shorten it to no less than two hours (RFC 4862 §5.5.3 e)", () => {
+    const h = harness6();
+    const addr = slaacAddr(PREFIX);
+    h.input(raFrame({ prefixes: [{ prefix: PREFIX, valid: 30, preferred: 20 }] }));
+    h.advance(29_999);
+    expect(address(h, addr)).toBeDefined();
+    h.advance(1);
+    expect(address(h, addr)).toBeUndefined();
+
+    h.input(raFrame({ prefixes: [{ prefix: PREFIX, valid: 86_400 }] }));
+    const t = h.clock.now();
+    expect(h.stack.ipv6Addresses().find((a) => a.addr === addr)?.validUntil).toBe(t + 86_400_000);
+    // A spoofed RA cannot cut it short: at most down to two hours.
+    h.input(raFrame({ prefixes: [{ prefix: PREFIX, valid: 60, preferred: 60 }] }));
+    expect(h.stack.ipv6Addresses().find((a) => a.addr === addr)?.validUntil).toBe(t + 7_200_000);
   });
 
   it('takes the hop limit it advertises for what we send', () => {
