@@ -26,6 +26,10 @@ export function run(stack: Stack, clock: Clock = new RealClock()): Running {
 
   const tick = (): void => {
     timer = undefined;
+    // Frames already waiting go first: an ACK queued in the device while this process was
+    // busy must stop the retransmission timer, not lose the race to it. It arrives through
+    // the receiver below, which re-arms; the timer's own work follows.
+    stack.link.readNow?.();
     stack.poll(clock.now());
     arm();
   };

@@ -18,7 +18,7 @@ import { Tracer, type AppRead, type PacketWalk } from './core/trace.js';
 import { compileFilter, summarize, type FrameSummary } from './core/filter.js';
 import { verdictComment } from './dev/pcapng.js';
 import { cryptoRandom, type Random } from './core/random.js';
-import type { LinkStats, Link } from './dev/device.js';
+import { RX_CSUM_VALID, type LinkStats, type Link } from './dev/device.js';
 import { Arp } from './eth/arp.js';
 import { Ethernet } from './eth/ethernet.js';
 import { NeighborTable, type NeighborEntry } from './eth/neighbor.js';
@@ -210,7 +210,14 @@ export class Stack {
 
   /** Processes one batch of received frames, then wakes the sockets that got data. */
   receive(frames: readonly Uint8Array[], now: number): void {
-    for (let i = 0; i < frames.length; i++) this.input(frames[i]!, now);
+    // Offloads: a frame whose TCP/UDP checksum the link vouched for is not summed again.
+    const rxFlags = this.link.rxFlags;
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i]!;
+      walk.csumValid = rxFlags !== undefined && (rxFlags[i]! & RX_CSUM_VALID) !== 0 ? f : null;
+      this.input(f, now);
+    }
+    walk.csumValid = null;
     this.wakeAndFlush();
   }
 

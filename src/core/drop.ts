@@ -172,8 +172,19 @@ export const STAGE_DEPTH: Readonly<Record<Stage, number>> = {
  * and a drop reason returned up the chain is charged to the deepest stage reached.
  * One assignment per stage: cheap enough to be always on.
  */
-export const walk: { stage: Stage; tracer: WalkTracer | null; sink: Describable | null } = {
-  stage: Stage.ETH, tracer: null, sink: null,
+export const walk: {
+  stage: Stage;
+  tracer: WalkTracer | null;
+  sink: Describable | null;
+  /**
+   * The frame being walked, when its link vouched for its TCP or UDP checksum (`RX_CSUM_VALID`:
+   * verified by the kernel, or never computed because it never left this machine's memory);
+   * otherwise null. UDP and TCP skip their check when the packet they are handed is this very
+   * frame, so a packet reassembled from fragments, or looped back, is still verified.
+   */
+  csumValid: Uint8Array | null;
+} = {
+  stage: Stage.ETH, tracer: null, sink: null, csumValid: null,
 };
 
 /** A socket that says what it is ("udp 0.0.0.0:7"), asked only when someone looks. */

@@ -36,13 +36,22 @@
  * right after the next frame, or at the end of the turn if none follows, since a frame
  * held indefinitely would be a loss, and loss has its own knob.
  *
- * Received frames pass through untouched: `setReceiver` and `stats` are the inner link's.
+ * Received frames pass through untouched: `setReceiver` and `stats` are the inner link's,
+ * and so are the offload flags of what it receives (`rxFlags`, `rxGsoSize`) and `readNow`.
+ *
+ * **Offloads.** A frame given to `sendOffload` (a TCP super-frame, or a partial checksum)
+ * meets the same faults as one frame, as a TAP's queue drops a whole super-frame at once; it
+ * goes on to the inner link's `sendOffload` as it is. Corruption is the exception: it must
+ * happen after the checksums exist, or nobody could notice it, so a frame to corrupt is first
+ * finished as the device would (checksum completed, super-frame cut into segments), and one bit
+ * of one of its segments flipped; the segments then go on as ordinary frames.
  */
 
 import type { Clock } from '../core/clock.js';
 import { type Random, seededRandom } from '../core/random.js';
 import type { FrameHandler, Link, LinkStats } from './device.js';
 import { appendFcs, canSendWithFcs } from './fcs.js';
+import { VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, completeChecksum, emitGsoSegment, gsoSegmentCount } from './vnet.js';
 
 /** What to do to frames, each a probability in [0, 1] unless it is a time. */
 export interface FaultOptions {
@@ -78,10 +87,44 @@ export interface FaultCounts {
   corrupted: number;
 }
 
-/** A frame on its way out: `withFcs` when it already ends with its (damaged) FCS. */
+/** What `sendOffload` was told about a frame, to tell the inner link in turn. */
+interface OffloadArgs {
+  csumStart: number;
+  csumOffset: number;
+  gsoType: number;
+  gsoSize: number;
+  hdrLen: number;
+}
+
+/**
+ * A frame on its way out: `withFcs` when it already ends with its (damaged) FCS; `off` when it
+ * goes to the inner link's `sendOffload`.
+ */
 interface Outgoing {
   frame: Uint8Array;
   withFcs: boolean;
+  off?: OffloadArgs;
+}
+
+/**
+ * The frames a device makes of an offload frame: its checksum completed, and a super-frame cut
+ * into segments with complete checksums (vnet.ts). Takes ownership of `frame`.
+ */
+function finish(frame: Uint8Array, off: OffloadArgs): Uint8Array[] {
+  if ((off.gsoType & ~VIRTIO_NET_HDR_GSO_ECN) === VIRTIO_NET_HDR_GSO_NONE) {
+    completeChecksum(frame, off.csumStart, off.csumOffset);
+    return [frame];
+  }
+  const len = frame.length;
+  const hdrs = off.csumStart + (frame[off.csumStart + 12]! >>> 4) * 4;
+  const n = gsoSegmentCount(frame, len, off.csumStart, off.gsoSize);
+  const segs: Uint8Array[] = [];
+  for (let k = 0; k < n; k++) {
+    const seg = new Uint8Array(Math.min(hdrs + off.gsoSize, len - k * off.gsoSize));
+    emitGsoSegment(frame, len, off.csumStart, off.gsoType, off.gsoSize, k, seg, 0);
+    segs.push(seg);
+  }
+  return segs;
 }
 
 interface Delayed extends Outgoing {
@@ -107,6 +150,9 @@ export class FaultyLink implements Link {
   readonly hasFcs: boolean;
   /** The inner link's counters: this link adds none of its own except tx_dropped on a full delay line. */
   readonly stats: LinkStats;
+  /** The inner link's offloads (see the file comment). */
+  readonly offload: boolean;
+  readonly maxFrame: number;
 
   /** Seeded (mulberry32): reproducible, and not meant to be unpredictable. */
   private readonly random: Random;
@@ -136,6 +182,8 @@ export class FaultyLink implements Link {
     this.mtu = inner.mtu;
     this.hasFcs = inner.hasFcs;
     this.stats = inner.stats;
+    this.offload = inner.offload === true;
+    this.maxFrame = inner.maxFrame ?? inner.mtu + 18;
     this.random = seededRandom(opts.seed);
     this.loss = checkProbability('loss', opts.loss ?? 0);
     this.duplicate = checkProbability('duplicate', opts.duplicate ?? 0);
@@ -154,6 +202,38 @@ export class FaultyLink implements Link {
 
   setReceiver(handler: FrameHandler | null): void {
     this.inner.setReceiver(handler);
+  }
+
+  /** The inner link's, as received frames are: see {@link Link.rxFlags}. */
+  get rxFlags(): Uint8Array | undefined {
+    return this.inner.rxFlags;
+  }
+
+  get rxGsoSize(): Uint16Array | undefined {
+    return this.inner.rxGsoSize;
+  }
+
+  readNow(): number {
+    return this.inner.readNow?.() ?? 0;
+  }
+
+  /**
+   * Faults for one offload frame, as for one frame (see the file comment). On an inner link
+   * without `sendOffload`, the frames the device would make go out through `send`.
+   */
+  sendOffload(
+    frame: Uint8Array, csumStart: number, csumOffset: number, gsoType: number, gsoSize: number, hdrLen: number,
+  ): void {
+    if (this.chance(this.loss)) {
+      this.faults.lost++;
+      return;
+    }
+    const off: OffloadArgs = { csumStart, csumOffset, gsoType, gsoSize, hdrLen };
+    if (this.chance(this.duplicate)) {
+      this.faults.duplicated++;
+      this.transmitOffload(frame.slice(), off);
+    }
+    this.transmitOffload(frame, off);
   }
 
   send(frame: Uint8Array): void {
@@ -198,7 +278,24 @@ export class FaultyLink implements Link {
 
   /** One copy of a frame past loss and duplication: corrupt, then delay or reorder. */
   private transmit(frame: Uint8Array): void {
-    const out: Outgoing = this.chance(this.corrupt) ? this.corrupted(frame) : { frame, withFcs: false };
+    this.schedule(this.chance(this.corrupt) ? this.corrupted(frame) : { frame, withFcs: false });
+  }
+
+  /** {@link transmit} for an offload frame: corrupted, it is finished first and goes on as plain frames. */
+  private transmitOffload(frame: Uint8Array, off: OffloadArgs): void {
+    const plain = this.inner.sendOffload === undefined;
+    if (!this.chance(this.corrupt) && !plain) {
+      this.schedule({ frame, withFcs: false, off });
+      return;
+    }
+    const segs = finish(frame, off);
+    const victim = plain ? -1 : Math.floor(this.random() * segs.length);
+    for (let k = 0; k < segs.length; k++) {
+      this.schedule(k === victim ? this.corrupted(segs[k]!) : { frame: segs[k]!, withFcs: false });
+    }
+  }
+
+  private schedule(out: Outgoing): void {
     if (this.delayMs > 0 || this.jitterMs > 0) {
       this.delay(out);
     } else {
@@ -233,7 +330,7 @@ export class FaultyLink implements Link {
       if (this.delayLine[mid]!.due <= due) lo = mid + 1;
       else hi = mid;
     }
-    this.delayLine.splice(lo, 0, { frame: out.frame, withFcs: out.withFcs, due });
+    this.delayLine.splice(lo, 0, { frame: out.frame, withFcs: out.withFcs, ...(out.off !== undefined && { off: out.off }), due });
   }
 
   private reorderStage(out: Outgoing): void {
@@ -255,8 +352,10 @@ export class FaultyLink implements Link {
   }
 
   private put(out: Outgoing): void {
+    const off = out.off;
     // `withFcs` is only set when the constructor checked that the inner link can take it.
     if (out.withFcs && canSendWithFcs(this.inner)) this.inner.sendWithFcs(out.frame);
+    else if (off !== undefined) this.inner.sendOffload!(out.frame, off.csumStart, off.csumOffset, off.gsoType, off.gsoSize, off.hdrLen);
     else this.inner.send(out.frame);
   }
 

@@ -120,7 +120,7 @@ export class Udp {
     // The pseudo-header covers the UDP length field (the parser checks it against rx.len);
     // IPv6 has no header checksum, so a zero UDP checksum is refused there (RFC 8200 §8.1).
     const length = rx.len >= UDP_HLEN ? u16(rx.pkt, rx.off + 4) : 0;
-    const bad = parseUdpWithPseudo(rx.pkt, rx.off, rx.len, rx.addrSum + IPPROTO_UDP + length, !v4, udp);
+    const bad = parseUdpWithPseudo(rx.pkt, rx.off, rx.len, rx.addrSum + IPPROTO_UDP + length, !v4, udp, walk.csumValid !== rx.pkt);
     if (bad !== undefined) {
       if (bad === DropReason.UDP_CSUM) mib.InCsumErrors++;
       mib.InErrors++;

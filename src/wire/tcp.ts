@@ -44,7 +44,7 @@
 import { DropReason } from '../core/drop.js';
 import type { Ipv4Addr } from './addr.js';
 import { setU16, setU32, u16, u32 } from './bytes.js';
-import { checksum, pseudoHeaderV4 } from './checksum.js';
+import { checksum, fold, pseudoHeaderV4 } from './checksum.js';
 import { IPPROTO_TCP } from './ipv4.js';
 
 /** Length of a TCP header without options. */
@@ -175,9 +175,13 @@ export function parseTcp(
   return parseTcpWithPseudo(b, o, len, pseudoHeaderV4(src, dst, IPPROTO_TCP, len), out);
 }
 
-/** {@link parseTcp} with the pseudo-header sum given (it must cover the segment length `len`). */
+/**
+ * {@link parseTcp} with the pseudo-header sum given (it must cover the segment length `len`).
+ * `verify` false skips the checksum: the link vouched for it (a virtio-net `DATA_VALID` or
+ * `NEEDS_CSUM` frame, whose field may hold only the pseudo-header sum).
+ */
 export function parseTcpWithPseudo(
-  b: Uint8Array, o: number, len: number, pseudo: number, out: TcpRepr,
+  b: Uint8Array, o: number, len: number, pseudo: number, out: TcpRepr, verify = true,
 ): DropReason | undefined {
   if (len < TCP_HLEN) return DropReason.PKT_TOO_SMALL;
   const headerLen = (b[o + 12]! >>> 4) * 4;
@@ -194,7 +198,7 @@ export function parseTcpWithPseudo(
   out.urgent = u16(b, o + 18);
   clearOptions(out);
 
-  if (checksum(b, o, len, pseudo) !== 0) return DropReason.TCP_CSUM;
+  if (verify && checksum(b, o, len, pseudo) !== 0) return DropReason.TCP_CSUM;
   parseTcpOptions(b, o + TCP_HLEN, headerLen - TCP_HLEN, out);
   return undefined;
 }
@@ -375,10 +379,12 @@ export function emitTcp(
 
 /**
  * {@link emitTcp} with the pseudo-header sum given (for IPv6); it must cover the segment
- * length `20 + tcpOptionsLen(opts) + payloadLen`.
+ * length `20 + tcpOptionsLen(opts) + payloadLen`. With `partial`, the checksum field gets only
+ * the folded pseudo-header sum, uncomplemented, for a device to finish (a virtio-net
+ * `NEEDS_CSUM` frame, as Linux's `CHECKSUM_PARTIAL`): the payload is not read.
  */
 export function emitTcpWithPseudo(
-  r: TcpHeaderOut, opts: TcpOptionsOut, b: Uint8Array, o: number, payloadLen: number, pseudo: number,
+  r: TcpHeaderOut, opts: TcpOptionsOut, b: Uint8Array, o: number, payloadLen: number, pseudo: number, partial = false,
 ): number {
   const base = optionsLenWithoutSack(opts);
   const sackBlocks = sackBlocksToSend(opts, base);
@@ -422,7 +428,7 @@ export function emitTcpWithPseudo(
     for (let k = 0; k < 2 * sackBlocks; k++, p += 4) setU32(b, p, blocks[k]!);
   }
 
-  setU16(b, o + 16, checksum(b, o, headerLen + payloadLen, pseudo));
+  setU16(b, o + 16, partial ? fold(pseudo) : checksum(b, o, headerLen + payloadLen, pseudo));
   return headerLen;
 }
 

@@ -5,7 +5,7 @@
  * security, SYN, ACK, URG, segment text, FIN — with RFC 5961's challenge ACKs and
  * RFC 7323's PAWS where they amend the original text.
  */
-import { CONSUMED, DropReason, Stage, type Verdict } from '../../core/drop.js';
+import { CONSUMED, DropReason, Stage, walk, type Verdict } from '../../core/drop.js';
 import { enter } from '../../core/trace.js';
 import { PacketType } from '../../eth/ethernet.js';
 import type { IpRx } from '../../ip/ip.js';
@@ -46,7 +46,7 @@ export function segmentArrives(tcp: Tcp, rx: IpRx, now: number): Verdict {
   mib.InSegs++;
   const { pkt, off, len } = rx;
   const th = seg.tcp;
-  const bad = parseTcpWithPseudo(pkt, off, len, rx.addrSum + IPPROTO_TCP + len, th);
+  const bad = parseTcpWithPseudo(pkt, off, len, rx.addrSum + IPPROTO_TCP + len, th, walk.csumValid !== pkt);
   if (bad !== undefined) {
     if (bad === DropReason.TCP_CSUM) mib.InCsumErrors++;
     mib.InErrs++;
