@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { codeError, systemError } from '../core/errors.js';
 import type { Datagram, Udp, UdpEndpoint } from '../transport/udp.js';
-import { IPV6_ANY, formatIp, isIpv4, parseIp, type IpAddr } from '../wire/addr.js';
+import { IPV6_ANY, formatIp, ipv6Bytes, isIpv4, parseIp, type IpAddr } from '../wire/addr.js';
 
 /** What a socket needs from its stack. */
 export interface UdpHost {
@@ -116,7 +116,7 @@ export class UdpSocket extends EventEmitter {
     }
     if (this.state === State.UNBOUND) this.bind(0);
 
-    const dst = address === undefined ? this.host.defaultAddress(this.type) : parseIp(address);
+    const dst = address === undefined ? this.host.defaultAddress(this.type) : unmapped(parseIp(address));
     const fail = (code: string): void => {
       const err = systemError(code, dst === null ? 'getaddrinfo' : 'send', String(address), port);
       if (callback) process.nextTick(callback, err);
@@ -132,7 +132,7 @@ export class UdpSocket extends EventEmitter {
   /** The next queued datagram, or `null` when none is waiting. Never blocks. */
   recv(): UdpMessage | null {
     const d = this.host.udp.read(this.ep);
-    return d === undefined ? null : toMessage(d);
+    return d === undefined ? null : toMessage(d, this.type);
   }
 
   /** Waits for the next datagram. */
@@ -189,7 +189,7 @@ export class UdpSocket extends EventEmitter {
     while (this.waiters.length > 0 || this.listenerCount('message') > 0) {
       const d = this.host.udp.read(this.ep);
       if (d === undefined) return;
-      const m = toMessage(d);
+      const m = toMessage(d, this.type);
       const w = this.waiters.shift();
       if (w !== undefined) w.resolve(m);
       else this.emit('message', m.msg, m.rinfo);
@@ -197,9 +197,22 @@ export class UdpSocket extends EventEmitter {
   }
 }
 
-function toMessage(d: Datagram): UdpMessage {
+/**
+ * As Node shows it: an IPv4 sender seen by a `udp6` socket is an IPv4-mapped IPv6 address
+ * (`::ffff:192.168.69.1`, RFC 4291 §2.5.5.2), family IPv6.
+ */
+function toMessage(d: Datagram, type: 'udp4' | 'udp6'): UdpMessage {
+  const v4 = isIpv4(d.address);
+  const address = v4 && type === 'udp6' ? `::ffff:${formatIp(d.address)}` : formatIp(d.address);
   return {
     msg: Buffer.from(d.data.buffer, d.data.byteOffset, d.data.length),
-    rinfo: { address: formatIp(d.address), family: isIpv4(d.address) ? 'IPv4' : 'IPv6', port: d.port, size: d.data.length },
+    rinfo: { address, family: v4 && type === 'udp4' ? 'IPv4' : 'IPv6', port: d.port, size: d.data.length },
   };
+}
+
+/** An IPv4-mapped IPv6 address names the IPv4 host it maps: send to that over IPv4. */
+function unmapped(a: IpAddr | null): IpAddr | null {
+  if (a === null || isIpv4(a) || !a.startsWith('::ffff:')) return a;
+  const b = ipv6Bytes(a);
+  return ((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0;
 }

@@ -13,7 +13,7 @@ import { Duplex } from 'node:stream';
 import { codeError, systemError } from '../core/errors.js';
 import { TcpState, type Tcb, type TcpUser } from '../transport/tcp/tcb.js';
 import type { Listener, Tcp } from '../transport/tcp/tcp.js';
-import { formatIp, isIpv4, parseIp, type IpAddr } from '../wire/addr.js';
+import { IPV6_ANY, formatIp, isIpv4, parseIp, type IpAddr } from '../wire/addr.js';
 
 /** What sockets need from their stack. */
 export interface TcpHost {
@@ -41,6 +41,8 @@ const READ_CHUNK = 65_536;
 
 export class TcpSocket extends Duplex {
   private tcb: Tcb | null = null;
+  /** Accepted by a listener on `::`: IPv4 ends show as IPv4-mapped IPv6 addresses. */
+  private dualStack = false;
   connecting = false;
   bytesRead = 0;
   private written = 0;
@@ -63,9 +65,10 @@ export class TcpSocket extends Duplex {
 
   // ── attaching to a connection ────────────────────────────────────────────
 
-  /** Wraps an accepted connection (the server side). */
-  attach(tcb: Tcb): this {
+  /** Wraps an accepted connection (the server side); `dualStack` if its listener was bound to `::`. */
+  attach(tcb: Tcb, dualStack = false): this {
     this.tcb = tcb;
+    this.dualStack = dualStack;
     tcb.user = this.hooks;
     this.applyOptions();
     // Data or a FIN may have come with the handshake, before we existed.
@@ -264,7 +267,7 @@ export class TcpSocket extends Duplex {
   }
 
   get remoteAddress(): string | undefined {
-    return this.tcb ? formatIp(this.tcb.remoteAddr) : undefined;
+    return this.tcb ? this.show(this.tcb.remoteAddr) : undefined;
   }
 
   get remotePort(): number | undefined {
@@ -272,11 +275,20 @@ export class TcpSocket extends Duplex {
   }
 
   get remoteFamily(): string | undefined {
-    return this.tcb ? family(this.tcb.remoteAddr) : undefined;
+    return this.tcb ? (this.mapped() ? 'IPv6' : family(this.tcb.remoteAddr)) : undefined;
   }
 
   get localAddress(): string | undefined {
-    return this.tcb ? formatIp(this.tcb.localAddr) : undefined;
+    return this.tcb ? this.show(this.tcb.localAddr) : undefined;
+  }
+
+  /** An IPv4 connection accepted by a `::` listener, which Node shows in IPv4-mapped form (`::ffff:a.b.c.d`). */
+  private mapped(): boolean {
+    return this.dualStack && this.tcb !== null && isIpv4(this.tcb.remoteAddr);
+  }
+
+  private show(a: IpAddr): string {
+    return this.mapped() ? `::ffff:${formatIp(a)}` : formatIp(a);
   }
 
   get localPort(): number | undefined {
@@ -298,7 +310,8 @@ export class TcpSocket extends Duplex {
 
   address(): { address: string; family: string; port: number } | Record<string, never> {
     const tcb = this.tcb;
-    return tcb ? { address: formatIp(tcb.localAddr), family: family(tcb.localAddr), port: tcb.localPort } : {};
+    if (tcb === null) return {};
+    return { address: this.show(tcb.localAddr), family: this.mapped() ? 'IPv6' : family(tcb.localAddr), port: tcb.localPort };
   }
 
   setNoDelay(noDelay = true): this {
@@ -405,7 +418,7 @@ export class TcpServer extends EventEmitter {
   }
 
   private accept(tcb: Tcb): void {
-    const sock = new TcpSocket(this.host, this.options).attach(tcb);
+    const sock = new TcpSocket(this.host, this.options).attach(tcb, this.listener?.localAddr === IPV6_ANY);
     this.sockets.add(sock);
     sock.once('close', () => {
       this.sockets.delete(sock);

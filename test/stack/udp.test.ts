@@ -114,6 +114,19 @@ describe('dgram-shaped sockets', () => {
     expect(s.recv()).toBeNull();
   });
 
+  it('a udp6 socket on :: sees an IPv4 sender as an IPv4-mapped address, as Node does, and answers it over IPv4', () => {
+    const h = harness();
+    const s = h.stack.udp.createSocket('udp6');
+    s.bind(5000);
+    h.rx(udpFrame(4242, 5000, bytes(7)));
+    const m = s.recv();
+    expect(m?.rinfo).toEqual({ address: '::ffff:192.168.69.1', family: 'IPv6', port: 4242, size: 7 });
+    s.send(m!.msg, m!.rinfo.port, m!.rinfo.address);
+    const d = decode(h.tx()[0]!);
+    expect(d.ip).toMatchObject({ src: US.ip, dst: PEER.ip });
+    expect(d.udp).toMatchObject({ srcPort: 5000, dstPort: 4242 });
+  });
+
   it("recvAsync() waits for the next datagram; 'message' listeners get queued ones", async () => {
     const h = harness();
     const s = h.stack.udp.createSocket('udp4');

@@ -77,7 +77,9 @@ describe('SYN-RECEIVED (RFC 9293 §3.10.7.4)', () => {
     p.expectNone(); // a pure ACK is not answered
     expect(connState(h)).toBe('ESTABLISHED');
     expect(accepted).toHaveLength(1);
-    expect(accepted[0]!.remoteAddress).toBe('192.168.69.1');
+    // The server listens on :: (Node's default): an IPv4 peer shows in IPv4-mapped form, as in Node.
+    expect(accepted[0]!.remoteAddress).toBe('::ffff:192.168.69.1');
+    expect(accepted[0]!.remoteFamily).toBe('IPv6');
     expect(d().Tcp).toEqual({ InSegs: 1, PassiveOpens: 1, CurrEstab: 1 });
   });
 
