@@ -32,6 +32,7 @@ import { Mld } from './ip/mld.js';
 import { Ndisc } from './ip/ndisc.js';
 import { RouteTable } from './ip/route.js';
 import { Tcp } from './transport/tcp/tcp.js';
+import { LinkSegmentOffload, setSegmentOffload } from './transport/tcp/offload.js';
 import { Udp } from './transport/udp.js';
 import { TcpServer, TcpSocket, type ConnectOptions, type TcpHost, type TcpSocketOptions } from './user/net.js';
 import { UdpSocket, type SocketOptions, type UdpHost } from './user/dgram.js';
@@ -176,6 +177,13 @@ export class Stack {
     const ip = new Ip(this.ipv4, this.ipv6, icmpError, icmp6Error);
     this.udpLayer = new Udp(this.config.udp, this.mib.Udp, this.mib.Udp6, this.dropCounts, ip, random);
     this.tcpLayer = new Tcp(this.config.tcp, this.mib.Tcp, this.mib.TcpExt, this.dropCounts, ip, random);
+    // TSO: on a link with offloads, TCP sends super-segments of up to 64 KiB (transport/tcp/offload.ts).
+    if (this.link.offload === true && this.link.sendOffload !== undefined) {
+      setSegmentOffload(this.tcpLayer, new LinkSegmentOffload({
+        link: this.link, eth: this.eth, mac: this.mac, routes: this.routes, neigh: this.neigh, ipv6: this.ipv6,
+        neigh6: this.neigh6, counters: this.mib, ttl: this.config.ipv4.defaultTtl, random,
+      }));
+    }
 
     const host: UdpHost = {
       udp: this.udpLayer,

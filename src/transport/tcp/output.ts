@@ -8,10 +8,20 @@ import {
   TCP_ACK, TCP_FIN, TCP_HLEN, TCP_RST, TCP_SYN, emitTcpWithPseudo, tcpOptionsLen, type TcpOptionsOut,
 } from '../../wire/tcp.js';
 import type { IpAddr } from '../../wire/addr.js';
+import { completeChecksum } from '../../dev/vnet.js';
+import { segmentOffload, type SegmentOffload } from './offload.js';
 import { selectWindow } from './rcv.js';
 import { seqAdd, seqDiff, seqGt, seqLt, type Seq } from './seq.js';
 import { TcpState, type Tcb } from './tcb.js';
 import type { Tcp } from './tcp.js';
+
+/** Bytes of the timestamps option as sent, with its two NOPs (RFC 7323 Appendix A). */
+export const TCPOLEN_TSTAMP_ALIGNED = 12;
+/** The SACK option's kind and length with their two NOPs, and each block (RFC 2018 §3). */
+const TCPOLEN_SACK_BASE_ALIGNED = 4;
+const TCPOLEN_SACK_PERBLOCK = 8;
+/** Offset of the checksum field in the TCP header. */
+const TCP_CSUM_OFFSET = 16;
 
 const opts: TcpOptionsOut = {};
 const timestamp = { val: 0, ecr: 0 };
@@ -25,6 +35,17 @@ function clearOptions(): void {
   opts.sack = undefined;
 }
 
+/**
+ * The payload a segment sent now may carry (Linux tcp_current_mss): the MSS less the SACK
+ * option the next segment will bear while out-of-order data waits. A bound, counting each
+ * held segment as a block; transmit works out the exact size for a super-segment's cut.
+ */
+export function currentMss(tcb: Tcb): number {
+  if (!tcb.sackOk || tcb.ofo.segments.length === 0) return tcb.mss;
+  const blocks = Math.min(tcb.ofo.segments.length, tcb.tsOk ? 3 : 4);
+  return tcb.mss - (TCPOLEN_SACK_BASE_ALIGNED + TCPOLEN_SACK_PERBLOCK * blocks);
+}
+
 /** Our timestamp clock for `tcb` (RFC 7323 §5.4: ms ticks, a random offset per connection). */
 export function tsNow(tcb: Tcb, now: number): number {
   return (Math.floor(now) + tcb.tsOffset) >>> 0;
@@ -33,6 +54,8 @@ export function tsNow(tcb: Tcb, now: number): number {
 /**
  * Sends one segment of `tcb`: `len` bytes of the send buffer starting at sequence
  * number `seq` (0 for a pure ACK), with `flags`. Counts OutSegs and RetransSegs.
+ * More than one MSS of data makes a super-segment, which only a TCP with a
+ * {@link SegmentOffload} path that just offered the room may send (sendOne sees to it).
  */
 export function transmit(tcp: Tcp, tcb: Tcb, seq: Seq, len: number, flags: number, now: number): void {
   const syn = (flags & TCP_SYN) !== 0;
@@ -65,17 +88,31 @@ export function transmit(tcp: Tcp, tcb: Tcb, seq: Seq, len: number, flags: numbe
 
   const hasAck = (flags & TCP_ACK) !== 0;
   const window = selectWindow(tcp, tcb, syn);
+  // TSO: a link with offloads takes the segment with its checksum partial and, when it holds
+  // more than one MSS, cuts it into segments of `gsoSize` payload bytes each: the MSS less the
+  // options beyond timestamps that this segment carries (SACK), as Linux's tcp_current_mss.
+  const tso = syn ? undefined : segmentOffload(tcp);
+  const segMss = tcb.mss - (optLen - (tcb.tsOk ? TCPOLEN_TSTAMP_ALIGNED : 0));
+  const gsoSize = len > segMss ? segMss : 0;
   emitTcpWithPseudo(
     { srcPort: tcb.localPort, dstPort: tcb.remotePort, seq, ack: hasAck ? tcb.rcvNxt : 0, flags, window },
-    opts, frame, at, len, tcb.pseudo + hlen + len,
+    opts, frame, at, len, tcb.pseudo + hlen + len, tso !== undefined,
   );
-  tcp.ip.output(frame, hlen + len, IPPROTO_TCP, tcb.localAddr, tcb.remoteAddr, { dontFragment: true }, now);
+  if (tso === undefined || !tso.send(frame, hlen + len, tcb.localAddr, tcb.remoteAddr, gsoSize, now)) {
+    // The next hop is not known now: ip output resolves it. sendOne sizes a super-segment only
+    // right after the path said it would take it, so this is an MSS-sized segment (were it not,
+    // IP would fragment it: slow, but every byte still arrives).
+    if (tso !== undefined) completeChecksum(frame, at, TCP_CSUM_OFFSET);
+    tcp.ip.output(frame, hlen + len, IPPROTO_TCP, tcb.localAddr, tcb.remoteAddr, { dontFragment: true }, now);
+  }
 
+  // Linux counts the segments a super-segment becomes (tcp_skb_pcount).
+  const segs = gsoSize === 0 ? 1 : Math.ceil(len / gsoSize);
   const mib = tcp.mib;
-  mib.OutSegs++;
-  tcb.segsOut++;
+  mib.OutSegs += segs;
+  tcb.segsOut += segs;
   if (len > 0) {
-    tcb.dataSegsOut++;
+    tcb.dataSegsOut += segs;
     tcb.bytesSent += len;
     tcb.lastDataSentAt = now;
     // Data leaving an empty pipe starts a new delivery-rate interval: the idle time before

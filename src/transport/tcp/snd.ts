@@ -7,7 +7,8 @@
  * retransmitting the head on each partial ACK.
  */
 import { TCP_ACK, TCP_FIN, TCP_PSH } from '../../wire/tcp.js';
-import { transmit, sendAck, tsNow } from './output.js';
+import { currentMss, transmit, sendAck, tsNow } from './output.js';
+import { segmentOffload, type SegmentOffload } from './offload.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, type Seq } from './seq.js';
 import { TcpState, Wake, type Tcb } from './tcb.js';
 import type { Segment, Tcp } from './tcp.js';
@@ -35,7 +36,14 @@ export function output(tcp: Tcp, tcb: Tcb, now: number): void {
   if (tcb.ackNow) sendAck(tcp, tcb, now);
 }
 
-/** Sends the next new segment if every rule allows; returns whether it did. */
+/**
+ * Sends the next new segment if every rule allows; returns whether it did. With TSO (a
+ * {@link SegmentOffload} path whose next hop is known) the segment may hold several MSS of new
+ * data, as one Linux skb of `tcp_skb_pcount` segments: each rule then applies to the segments
+ * the link will cut it into. Whole segments fill what the congestion window and the peer's
+ * window allow; a last, partial segment goes along only where it could go alone (Nagle,
+ * sender SWS avoidance), as Linux's tcp_mss_split_point decides.
+ */
 function sendOne(tcp: Tcp, tcb: Tcb, now: number, inRecovery: boolean): boolean {
   const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sndBuf.length);
   const avail = Math.max(0, seqDiff(bufEnd, tcb.sndNxt));
@@ -44,19 +52,37 @@ function sendOne(tcp: Tcp, tcb: Tcb, now: number, inRecovery: boolean): boolean 
 
   const inFlight = seqDiff(tcb.sndNxt, tcb.sndUna);
   const sndRoom = tcb.sndWnd - inFlight;
-  const want = Math.min(avail, tcb.mss);
-  let len = want;
-  if (want > 0) {
+  const mss = currentMss(tcb);
+  // Retransmissions (snd.nxt below snd.max after an RTO) and recovery go one MSS at a time.
+  const isNew = seqGe(tcb.sndNxt, tcb.sndMax);
+  const maxLen = avail > mss && isNew && !inRecovery ? superSegment(tcp, tcb, mss, now) : mss;
+  let len = Math.min(avail, maxLen);
+  if (len > 0) {
     // The congestion window counts whole segments (as Linux's does); recovery checked the pipe already.
-    if (!inRecovery && tcb.cc.cwnd - inFlight < want) return false;
-    if (sndRoom < want) {
-      // Sender-side silly window avoidance (RFC 1122 §4.2.3.4): a part of a segment only
-      // when it is at least half the largest window the peer ever offered.
-      if (sndRoom <= 0 || sndRoom < tcb.maxSndWnd >> 1) return false;
-      len = sndRoom;
-    } else if (len < tcb.mss && !tcb.noDelay && !tcb.finQueued && inFlight > 0 && seqGt(tcb.sndSml, tcb.sndUna)) {
-      // Nagle, as Minshall refined it and Linux does: one small segment in flight at a time.
+    const cwndRoom = inRecovery ? Infinity : tcb.cc.cwnd - inFlight;
+    if (cwndRoom < Math.min(len, mss)) return false;
+    const room = Math.min(cwndRoom, sndRoom);
+    if (len > room) {
+      if (room >= mss) {
+        len = room - (room % mss);
+      } else if (sndRoom > 0 && sndRoom >= tcb.maxSndWnd >> 1) {
+        // Sender-side silly window avoidance (RFC 1122 §4.2.3.4): a part of a segment only
+        // when it is at least half the largest window the peer ever offered.
+        len = sndRoom;
+      } else {
+        return false;
+      }
+    } else if (maxLen > mss && len < maxLen && !tcb.finQueued && inFlight >= maxLen) {
+      // TSO deferral: what the application wrote so far would make a short super-segment,
+      // while a whole one's worth is in flight. The next ACK will find more written and clock
+      // out a bigger one, and the pipe stays full meanwhile (Linux's tcp_tso_should_defer and
+      // autocorking, for a writer that hands over a few KiB at a time).
       return false;
+    } else if (len % mss !== 0 && !tcb.noDelay && !tcb.finQueued && (inFlight > 0 || len > mss) &&
+      seqGt(tcb.sndSml, tcb.sndUna)) {
+      // Nagle, as Minshall refined it and Linux does: one small segment in flight at a time.
+      len -= len % mss;
+      if (len === 0) return false;
     }
   }
 
@@ -65,10 +91,9 @@ function sendOne(tcp: Tcp, tcb: Tcb, now: number, inRecovery: boolean): boolean 
   let flags = TCP_ACK;
   if (len > 0 && end === bufEnd) flags |= TCP_PSH;
   if (finToSend && end === bufEnd) flags |= TCP_FIN;
-  const isNew = seqGe(seq, tcb.sndMax);
   transmit(tcp, tcb, seq, len, flags, now);
-  if (len > 0 && isNew) tcp.ext.TCPOrigDataSent++;
-  if (len < tcb.mss) tcb.sndSml = end;
+  if (len > 0 && isNew) tcp.ext.TCPOrigDataSent += Math.ceil(len / mss);
+  if (len === 0 || len % mss !== 0) tcb.sndSml = end;
   tcb.sndNxt = seqAdd(end, (flags & TCP_FIN) !== 0 ? 1 : 0);
   if (isNew && tcb.rttSeq === undefined && !tcb.tsOk) {
     tcb.rttSeq = seq;
@@ -79,6 +104,19 @@ function sendOne(tcp: Tcp, tcb: Tcb, now: number, inRecovery: boolean): boolean 
     tcp.schedule(tcb);
   }
   return (flags & TCP_FIN) === 0;
+}
+
+/**
+ * How much new data one segment may carry: one MSS, or with TSO as many whole MSS as a
+ * super-frame holds, but at most half the congestion window, so that at least two are in
+ * flight and ACKs keep the pipe full (Linux tcp_tso_segs, and tcp_cwnd_test's `halfcwnd`).
+ */
+function superSegment(tcp: Tcp, tcb: Tcb, mss: number, now: number): number {
+  const tso = segmentOffload(tcp);
+  if (tso === undefined) return mss;
+  const room = tso.maxPayload(tcb.remoteAddr, now);
+  const segs = Math.min(Math.floor(room / mss), Math.max(1, Math.floor(tcb.cc.cwnd / mss / 2)));
+  return Math.max(1, segs) * mss;
 }
 
 /** With nothing in flight and a zero (or too small) window, probe it (RFC 9293 §3.8.6.1). */
@@ -232,7 +270,7 @@ function recoverySend(tcp: Tcp, tcb: Tcb, now: number): void {
 /** Resends up to one segment of [start, end), with the FIN if that is where it was. */
 function retransmit(tcp: Tcp, tcb: Tcb, start: Seq, end: Seq, now: number): void {
   const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sndBuf.length);
-  const len = Math.max(0, Math.min(tcb.mss, seqDiff(end, start), seqDiff(bufEnd, start)));
+  const len = Math.max(0, Math.min(currentMss(tcb), seqDiff(end, start), seqDiff(bufEnd, start)));
   let flags = TCP_ACK;
   if (tcb.finQueued && seqAdd(start, len) === bufEnd && seqLt(bufEnd, tcb.sndMax)) flags |= TCP_FIN;
   if (len === 0 && flags === TCP_ACK) return;
@@ -361,7 +399,7 @@ export function persistTimeout(tcp: Tcp, tcb: Tcb, now: number): boolean {
   if (unsent <= 0) return true;
   if (tcb.probes >= tcp.cfg.retries2) return false;
   tcb.probes++;
-  const len = Math.min(tcb.sndWnd - seqDiff(tcb.sndNxt, tcb.sndUna), unsent, tcb.mss);
+  const len = Math.min(tcb.sndWnd - seqDiff(tcb.sndNxt, tcb.sndUna), unsent, currentMss(tcb));
   if (len > 0) {
     const isNew = seqGe(tcb.sndNxt, tcb.sndMax);
     transmit(tcp, tcb, tcb.sndNxt, len, TCP_ACK | TCP_PSH, now);
