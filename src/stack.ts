@@ -220,30 +220,41 @@ export class Stack {
   receive(frames: readonly Uint8Array[], now: number): void {
     // Offloads: a frame whose TCP/UDP checksum the link vouched for is not summed again.
     const rxFlags = this.link.rxFlags;
+    const sizes = this.link.rxSizes;
     for (let i = 0; i < frames.length; i++) {
       const f = frames[i]!;
       walk.csumValid = rxFlags !== undefined && (rxFlags[i]! & RX_CSUM_VALID) !== 0 ? f : null;
-      this.input(f, now);
+      this.walkFrame(f, now, sizes === undefined ? f.length : sizes[i]!);
     }
     walk.csumValid = null;
+    this.tcpLayer.endOfBatch(now);
     this.wakeAndFlush();
   }
 
   /**
-   * One frame through the receive walk. Returns its verdict: CONSUMED, or the reason it
-   * was dropped (counted in `drops()`).
+   * One frame — the first `len` bytes of `frame` — through the receive walk. Returns its
+   * verdict: CONSUMED, or the reason it was dropped (counted in `drops()`).
    */
-  input(frame: Uint8Array, now: number): Verdict {
+  input(frame: Uint8Array, now: number, len = frame.length): Verdict {
+    const verdict = this.walkFrame(frame, now, len);
+    this.tcpLayer.endOfBatch(now); // a batch of one
+    return verdict;
+  }
+
+  private walkFrame(frame: Uint8Array, now: number, len: number): Verdict {
     this.dropCounts.now = now;
-    const tracer = this.tracer !== null && this.tracer.begin(frame) ? this.tracer : null;
+    // Only an observer needs the frame as a view of its own length (a slot view is longer).
+    const observed = this.tracer !== null || this.capturer !== null || this.describeDrops;
+    const exact = observed && len !== frame.length ? frame.subarray(0, len) : frame;
+    const tracer = this.tracer !== null && this.tracer.begin(exact) ? this.tracer : null;
     walk.tracer = tracer;
     walk.sink = null;
     this.receiving = true;
-    const verdict = this.eth.input(frame, now);
+    const verdict = this.eth.input(frame, len, now);
     this.receiving = false;
     if (verdict !== CONSUMED) {
       const row = this.dropCounts.count(verdict);
-      if (this.describeDrops) row.lastPacket = summarize(frame).text;
+      if (this.describeDrops) row.lastPacket = summarize(exact).text;
     }
     if (tracer !== null) {
       walk.tracer = null;
@@ -251,8 +262,8 @@ export class Stack {
     }
     const capturer = this.capturer;
     if (capturer !== null) {
-      if (capturer.match(summarize(frame)) && passed(walk.stage, verdict, capturer.after)) {
-        capturer.onFrame(frame, 'in', verdictComment(verdict, (walk.sink as Describable | null)?.describe() ?? walk.stage));
+      if (capturer.match(summarize(exact)) && passed(walk.stage, verdict, capturer.after)) {
+        capturer.onFrame(exact, 'in', verdictComment(verdict, (walk.sink as Describable | null)?.describe() ?? walk.stage));
       }
       // What this frame made us send comes after it in the capture.
       for (const f of capturer.held) capturer.onFrame(f, 'out', 'sent');
@@ -315,6 +326,7 @@ export class Stack {
     this.ndisc.poll(now);
     this.mld.poll(now);
     this.tcpLayer.poll(now);
+    this.tcpLayer.endOfBatch(now); // what looped-back packets deferred
     this.wakeAndFlush();
   }
 

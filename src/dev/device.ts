@@ -62,7 +62,8 @@ export const RX_CSUM_PARTIAL = 4;
 /**
  * Called with each batch of received frames. The frames are views into the link's
  * receive buffer and are valid only during the call: a stage that keeps bytes (a
- * fragment, a datagram for a socket) copies them.
+ * fragment, a datagram for a socket) copies them. On a link with {@link Link.rxSizes},
+ * a frame is the first `rxSizes[i]` bytes of `frames[i]`.
  */
 export type FrameHandler = (frames: readonly Uint8Array[]) => void;
 
@@ -85,6 +86,13 @@ export interface Link {
   flush(): void;
   /** Release the device. Idempotent. */
   close(): void;
+  /**
+   * When present, the frames of a received batch are whole receive slots, the same views
+   * batch after batch (so nothing is allocated per frame), and frame i is the first
+   * `rxSizes[i]` bytes of `frames[i]`. Same lifetime as the batch. Without it, each frame is
+   * exactly its bytes.
+   */
+  readonly rxSizes?: Uint32Array;
 
   // ── Offloads (optional: links without them leave these out) ──────────────────────────────
   /** Partial checksums and TCP segmentation are handled by the other side (virtio-net offloads). */

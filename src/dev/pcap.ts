@@ -150,6 +150,23 @@ class CaptureLink implements Link {
   readonly stats: LinkStats;
   /** Present when the inner link has it, so a fault injector can still corrupt through a capture. */
   readonly sendWithFcs?: (frameWithFcs: Uint8Array) => void;
+  /** The inner link's offloads and receive metadata, passed through (a super-frame is recorded as it is). */
+  readonly offload?: boolean;
+  readonly maxFrame?: number;
+  readonly sendOffload?: Link['sendOffload'];
+  readonly readNow?: () => number;
+
+  get rxSizes(): Uint32Array | undefined {
+    return this.inner.rxSizes;
+  }
+
+  get rxFlags(): Uint8Array | undefined {
+    return this.inner.rxFlags;
+  }
+
+  get rxGsoSize(): Uint16Array | undefined {
+    return this.inner.rxGsoSize;
+  }
 
   constructor(
     private readonly inner: Link,
@@ -160,6 +177,16 @@ class CaptureLink implements Link {
     this.mtu = inner.mtu;
     this.hasFcs = inner.hasFcs;
     this.stats = inner.stats;
+    if (inner.offload !== undefined) this.offload = inner.offload;
+    if (inner.maxFrame !== undefined) this.maxFrame = inner.maxFrame;
+    const sendOffload = inner.sendOffload;
+    if (sendOffload !== undefined) {
+      this.sendOffload = (frame, csumStart, csumOffset, gsoType, gsoSize, hdrLen) => {
+        this.record(frame);
+        sendOffload.call(inner, frame, csumStart, csumOffset, gsoType, gsoSize, hdrLen);
+      };
+    }
+    if (inner.readNow !== undefined) this.readNow = () => inner.readNow!();
     if (canSendWithFcs(inner)) {
       this.sendWithFcs = (frameWithFcs) => {
         this.record(frameWithFcs.subarray(0, Math.max(0, frameWithFcs.length - FCS_LEN)));
@@ -175,7 +202,12 @@ class CaptureLink implements Link {
     }
     const trailer = this.inner.hasFcs ? FCS_LEN : 0;
     this.inner.setReceiver((frames) => {
-      for (const f of frames) this.record(f.subarray(0, Math.max(0, f.length - trailer)));
+      const sizes = this.inner.rxSizes;
+      for (let i = 0; i < frames.length; i++) {
+        const f = frames[i]!;
+        const len = sizes === undefined ? f.length : sizes[i]!;
+        this.record(f.subarray(0, Math.max(0, len - trailer)));
+      }
       handler(frames);
     });
   }

@@ -189,6 +189,9 @@ export class TapLink implements Link {
   private readonly rxSlot: Uint16Array;
   /** The batch handed to the receiver: one array, emptied and refilled on every wake-up. */
   private readonly rxFrames: Uint8Array[] = [];
+  /** One view per rx slot, made once: a frame is the first `rxSizes[k]` bytes of its slot's view. */
+  private readonly slotViews: Uint8Array[] = [];
+  readonly rxSizes: Uint32Array;
   /** Frames waiting in the tx slots. */
   private txCount = 0;
   private flushTimer: NodeJS.Immediate | null = null;
@@ -225,6 +228,8 @@ export class TapLink implements Link {
     this.rxFlags = new Uint8Array(batch);
     this.rxGsoSize = new Uint16Array(batch);
     this.rxSlot = new Uint16Array(batch);
+    this.rxSizes = new Uint32Array(batch);
+    for (let k = 0; k < batch; k++) this.slotViews.push(this.rxBytes.subarray(k * slotSize + this.hdrLen, (k + 1) * slotSize));
   }
 
   /**
@@ -488,7 +493,8 @@ export class TapLink implements Link {
       }
       st.rx_packets++;
       st.rx_bytes += len - hdr;
-      frames.push(b.subarray(at + hdr, at + len));
+      this.rxSizes[frames.length] = len - hdr;
+      frames.push(this.slotViews[i]!);
     }
     const handler = this.receiver;
     this.delivering = true;

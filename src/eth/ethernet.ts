@@ -58,17 +58,17 @@ export class Ethernet {
 
   // ── ingress ──────────────────────────────────────────────────────────────
 
-  input(frame: Uint8Array, now: number): Verdict {
+  /** The frame is the first `len` bytes of `frame` (a link's receive slot may be longer). */
+  input(frame: Uint8Array, len: number, now: number): Verdict {
     enter(Stage.ETH);
     const stats = this.link.stats;
-    let len = frame.length;
     if (this.link.hasFcs) {
       if (len < ETH_HLEN + FCS_LEN) {
         stats.rx_length_errors++;
         stats.rx_errors++;
         return DropReason.PKT_TOO_SMALL;
       }
-      if (!checkFcs(frame)) {
+      if (!checkFcs(len === frame.length ? frame : frame.subarray(0, len))) {
         stats.rx_crc_errors++;
         stats.rx_errors++;
         return DropReason.X_FCS;

@@ -71,6 +71,33 @@ describe('ESTABLISHED: receiving and acknowledging (RFC 9293 §3.10.7.4 seventh 
     expect(p.expectOne().tcp.ack).toBe(p.sndNxt);
   });
 
+  it('ten full-sized segments in one batch of received frames get one ACK for all of them, after the batch (as GRO does)', () => {
+    const { h, p } = established();
+    leaveQuickAck(p);
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < 10; i++) {
+      frames.push(p.frame({ flags: TCP_ACK | 0x08, data: bytes(1448, i) }));
+      p.sndNxt = (p.sndNxt + 1448) >>> 0;
+    }
+    h.rx(...frames);
+    const acks = p.take();
+    expect(acks).toHaveLength(1);
+    expect(acks[0]!.tcp.ack).toBe(p.sndNxt);
+  });
+
+  it('an out-of-order segment in a batch is still answered at once with its own duplicate ACK', () => {
+    const { h, p } = established();
+    leaveQuickAck(p);
+    const inOrder = p.frame({ flags: TCP_ACK | 0x08, data: bytes(1448, 1) });
+    const beyond = p.frame({ flags: TCP_ACK | 0x08, data: bytes(1448, 3), seq: (p.sndNxt + 2 * 1448) >>> 0 });
+    h.rx(inOrder, beyond);
+    const acks = p.take();
+    expect(acks).toHaveLength(1);
+    const end = (p.sndNxt + 1448) >>> 0;
+    expect(acks[0]!.tcp.ack).toBe(end);
+    expect(acks[0]!.sack).toEqual([[(end + 1448) >>> 0, (end + 2 * 1448) >>> 0]]);
+  });
+
   it('out-of-order data → an immediate duplicate ACK with a SACK block; the gap filled, all is delivered in order', async () => {
     const { h, p, got } = established();
     const base = p.sndNxt;

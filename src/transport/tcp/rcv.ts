@@ -3,9 +3,10 @@
  * beyond a gap into the out-of-order queue, the window we advertise, and when to ACK.
  *
  * ACK policy (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2, RFC 5681 §4.2, Linux's quick-ACK):
- * ACK at once for out-of-order data, for data that fills a gap, for a FIN, for every
- * second full-sized segment, and for the first segments of a connection; otherwise
- * wait up to `delackMs` (the TCB's `ato`) for data going the other way to carry the ACK.
+ * ACK at once for out-of-order data, for data that fills a gap, for a FIN, and for the
+ * first segments of a connection; after the batch of received frames for every second
+ * full-sized segment; otherwise wait up to `delackMs` (the TCB's `ato`) for data going the
+ * other way to carry the ACK.
  */
 import { CONSUMED, DropReason, walk, type Verdict } from '../../core/drop.js';
 import { deliver } from '../../core/trace.js';
@@ -105,8 +106,10 @@ function scheduleAck(tcp: Tcp, tcb: Tcb, now: number): void {
     tcb.quickAcks--;
     tcb.ackNow = true;
   } else if (tcb.unackedBytes >= 2 * (tcb.advMss - (tcb.tsOk ? 12 : 0))) {
-    // Every second full-sized segment (RFC 5681 §4.2); a full segment carries the options too.
-    tcb.ackNow = true;
+    // Every second full-sized segment (RFC 5681 §4.2; a full segment carries the options too),
+    // but once per batch of received frames: the ACK after the batch covers every segment in
+    // it, as Linux's ACK for a GRO-merged packet does.
+    tcp.ackAfterBatch(tcb);
   } else if (!tcb.ackDelayed) {
     tcb.ackDelayed = true;
     tcb.delackAt = now + tcb.ato;

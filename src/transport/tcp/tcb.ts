@@ -145,6 +145,8 @@ export class Tcb {
   ackDelayed = false;
   /** Bytes received since we last sent an ACK. */
   unackedBytes = 0;
+  /** Two full segments came in this batch: one ACK after the batch covers them all (Tcp.endOfBatch). */
+  ackAtBatchEnd = false;
   /** When we last answered an out-of-window segment (Linux last_oow_ack_time). */
   lastOowAck = -Infinity;
   /** Segments still to be acknowledged at once (Linux quick-ACK mode, at the start of a connection). */

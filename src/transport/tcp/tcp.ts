@@ -20,7 +20,7 @@ import { createCongestionControl } from './congestion/index.js';
 import { LifeLog, TCP_LIFE_RECORDS, connectionRow, listenerRow } from './info.js';
 import { segmentArrives } from './input.js';
 import { IsnGenerator } from './isn.js';
-import { sendReset, transmit } from './output.js';
+import { sendAck, sendReset, transmit } from './output.js';
 import { windowAfterRead } from './rcv.js';
 import { RttEstimator } from './rtt.js';
 import { seqAdd, seqLe, type Seq } from './seq.js';
@@ -75,6 +75,8 @@ export class Tcp {
   private readonly listeners = new Map<number, Listener[]>();
   private readonly heap = new TimerHeap<Tcb>();
   private woken: Tcb[] = [];
+  /** Connections owing an ACK once the current batch of received frames is through. */
+  private readonly ackBatch: Tcb[] = [];
   private wokenListeners: Listener[] = [];
   readonly isn: IsnGenerator;
   readonly cookies: SynCookies;
@@ -222,6 +224,25 @@ export class Tcp {
       tcb.scheduledAt = at;
       this.heap.push(at, tcb);
     }
+  }
+
+  /** Owes `tcb` an ACK after the batch (unless something it sends first carries one). */
+  ackAfterBatch(tcb: Tcb): void {
+    if (tcb.ackAtBatchEnd) return;
+    tcb.ackAtBatchEnd = true;
+    this.ackBatch.push(tcb);
+  }
+
+  /** The batch of received frames is through: the ACKs it deferred go out, one per connection. */
+  endOfBatch(now: number): void {
+    const list = this.ackBatch;
+    for (let i = 0; i < list.length; i++) {
+      const tcb = list[i]!;
+      tcb.ackAtBatchEnd = false;
+      // unackedBytes is 0 if a segment we sent meanwhile carried the ACK.
+      if (tcb.unackedBytes > 0 && tcb.state !== TcpState.CLOSED) sendAck(this, tcb, now);
+    }
+    list.length = 0;
   }
 
   /** Queues an application notification, delivered by `wakeUsers` after the batch. */
