@@ -31,7 +31,7 @@ const DIST = process.env.BENCH_TAP_DIST;
 const RESPONDER_IP = '10.201.0.2';
 const RESPONDER_MAC = [2, 0, 0, 0, 0, 2];
 
-function ip(...args) {
+export function ip(...args) {
   const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
 }
@@ -48,7 +48,7 @@ function missing() {
 }
 
 /** Resolves with the next line of `stream` that `accept` takes, within `ms`. */
-function nextLine(stream, ms, accept = () => true) {
+export function nextLine(stream, ms, accept = () => true) {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: stream });
     const timer = setTimeout(() => {
@@ -70,7 +70,7 @@ const isJson = (l) => l.startsWith('{');
 export async function benchTapLimits({ root = fileURLToPath(new URL('..', import.meta.url)), emit = (r) => console.log(JSON.stringify(r)) } = {}) {
   const why = missing();
   if (why !== null) {
-    emit({ case: 'TAP limits', skipped: `needs ${why}` });
+    emit({ key: 'skipped', case: 'TAP limits', skipped: `needs ${why}` });
     return;
   }
   const nsA = `tapstack-limits-${process.pid}-a`;
@@ -128,7 +128,7 @@ export async function benchTapLimits({ root = fileURLToPath(new URL('..', import
       ip('netns', 'add', ns);
       ip('-n', ns, 'link', 'set', 'lo', 'up');
     }
-    emit({ case: 'machine', cpus: cpus().length, cpu: cpus()[0]?.model, kernel: release(), node: process.version, date: new Date().toISOString() });
+    emit({ key: 'machine', case: 'machine', cpus: cpus().length, cpu: cpus()[0]?.model, kernel: release(), node: process.version, date: new Date().toISOString() });
 
     // ── frames per CPU-second, each way ─────────────────────────────────────
     tap(nsA, 'tl0', '10.200.1.1/24');
@@ -138,6 +138,7 @@ export async function benchTapLimits({ root = fileURLToPath(new URL('..', import
       const r = await runJson(nsA, [tool, mode, 'tl0', String(FRAMES), String(SECONDS), ...(mode === 'read' ? ['10.200.1.2'] : [])]);
       const cpu = r.user_s + r.sys_s;
       emit({
+        key: `tap-${mode}`,
         case: `TAP ${mode}, 1514-byte frames, one thread`,
         frames: r.frames,
         frames_per_cpu_s: Math.round(r.frames_per_cpu_s),
@@ -170,6 +171,7 @@ export async function benchTapLimits({ root = fileURLToPath(new URL('..', import
       ip('-n', nsB, 'link', 'del', tb);
       const cpu = r.user_s + r.sys_s;
       emit({
+        key: `relay-${mode}`,
         case: `relay between two TAPs, kernel TCP, ${mode === 'offload' ? 'virtio-net header + TSO' : 'plain frames'}`,
         MB_per_s: +(got.bytes / 1e6 / got.secs).toFixed(1),
         MiB: +(got.bytes / 2 ** 20).toFixed(0),
@@ -199,13 +201,13 @@ export async function benchTapLimits({ root = fileURLToPath(new URL('..', import
       return { secs, received, sent: flows * PINGS };
     };
     const responders = [
-      ['trivial C responder', [tool, 'respond', 'tp0', RESPONDER_IP, String(4 * SECONDS)]],
-      ['trivial Node responder over TapLink', [process.execPath, fileURLToPath(import.meta.url), '--responder', 'tp0', RESPONDER_IP, String(4 * SECONDS), 'plain']],
-      ['trivial Node responder over TapLink with offloads', [process.execPath, fileURLToPath(import.meta.url), '--responder', 'tp0', RESPONDER_IP, String(4 * SECONDS), 'offload']],
+      ['c', 'trivial C responder', [tool, 'respond', 'tp0', RESPONDER_IP, String(4 * SECONDS)]],
+      ['node', 'trivial Node responder over TapLink', [process.execPath, fileURLToPath(import.meta.url), '--responder', 'tp0', RESPONDER_IP, String(4 * SECONDS), 'plain']],
+      ['node-offload', 'trivial Node responder over TapLink with offloads', [process.execPath, fileURLToPath(import.meta.url), '--responder', 'tp0', RESPONDER_IP, String(4 * SECONDS), 'offload']],
     ];
-    for (const [name, cmd] of responders) {
+    for (const [key, name, cmd] of responders) {
       if (cmd[0] === process.execPath && !existsSync(`${DIST ?? `${root}dist`}/dev/tap.js`)) {
-        emit({ case: name, skipped: 'dist/ is not built (npm run build)' });
+        emit({ key, case: name, skipped: 'dist/ is not built (npm run build)' });
         continue;
       }
       const p = start(nsA, cmd, (4 * SECONDS + 15) * 1000);
@@ -237,6 +239,7 @@ export async function benchTapLimits({ root = fileURLToPath(new URL('..', import
           const cpu = after.user_s + after.sys_s - before.user_s - before.sys_s;
           const echoes = after.echoes - before.echoes;
           emit({
+            key: `${key}-${flows}`,
             case: `${name}, flood ping, ${flows} flow${flows > 1 ? 's' : ''}`,
             echoes_per_s: Math.round(r.received / r.secs),
             received: r.received,
