@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// The client of `npm run bench`: one workload against one server, run by bench.mjs inside
-// the client namespace (`ip netns exec`), on the kernel's TCP. The same client meets
-// tapstack (over the TAP) and the kernel (over a veth), so the rows compare servers.
+// The Node client of `npm run bench`: one workload against one server, run by bench-tcp.mjs
+// inside the client namespace (`ip netns exec`), on the kernel's TCP/UDP. The same client
+// meets tapstack (over a TAP) and the kernel (over a veth), so the rows compare servers.
+// (The HTTP rows use wrk and ab instead: bench-tcp.mjs runs them directly.)
 //
 //   node bench-client.mjs <host> download <MiB>                 chargen, port 19
 //   node bench-client.mjs <host> upload <MiB>                   discard, port 9
-//   node bench-client.mjs <host> echo <count>                   1-byte round trips, port 7
-//   node bench-client.mjs <host> http <count> <keepalive 0|1>   GET /, port 80
+//   node bench-client.mjs <host> echo <count>                   1-byte round trips, TCP port 7
+//   node bench-client.mjs <host> udp <count>                    1-byte round trips, UDP port 7
 //   node bench-client.mjs <host> connect <count>                connect + end, port 9
 //   node bench-client.mjs <host> idle <count>                   hold connections to port 9
 //
@@ -15,11 +16,11 @@
 // `cpuS`: this process's CPU seconds).
 // `idle` prints {"opened":n} once its connections are up, then holds them until a line
 // arrives on stdin (or stdin closes), resets them all and prints {"closed":n}.
-import http from 'node:http';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 
-const [host, workload, arg1, arg2] = process.argv.slice(2);
+const [host, workload, arg1] = process.argv.slice(2);
 const CAP_MS = Number(process.env.BENCH_CLIENT_SECONDS ?? 60) * 1000;
 const CONCURRENCY = 8;
 const t0 = performance.now();
@@ -135,6 +136,54 @@ async function echo(count) {
   return { transactions: lat.length, secs, p50: q(0.5), p99: q(0.99), capped: lat.length < count };
 }
 
+/**
+ * `count` round trips of one UDP datagram of one byte; latencies in µs. The byte is the round
+ * trip's number (mod 256), so a late answer to a datagram given up for lost (after 200 ms;
+ * counted in `lost`, then the next one goes) is not taken for the answer to the next.
+ */
+async function udpEcho(count) {
+  const s = dgram.createSocket('udp4');
+  await new Promise((resolve, reject) => {
+    s.once('error', reject);
+    s.connect(7, host, () => {
+      s.off('error', reject);
+      resolve();
+    });
+  });
+  const lat = [];
+  let lost = 0;
+  let n = 0;
+  const one = Buffer.alloc(1);
+  const start = performance.now();
+  await new Promise((resolve) => {
+    let sentAt = 0;
+    let timer;
+    const next = () => {
+      clearTimeout(timer);
+      if (lat.length >= count || timeLeft() <= 0 || lost > count / 10) return resolve();
+      one[0] = ++n & 0xff;
+      sentAt = performance.now();
+      s.send(one);
+      timer = setTimeout(() => {
+        lost++;
+        next();
+      }, 200);
+    };
+    s.on('message', (d) => {
+      if (d.length !== 1 || d[0] !== (n & 0xff)) return;
+      lat.push((performance.now() - sentAt) * 1000);
+      next();
+    });
+    s.on('error', resolve);
+    next();
+  });
+  const secs = (performance.now() - start) / 1000;
+  s.close();
+  lat.sort((a, b) => a - b);
+  const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
+  return { transactions: lat.length, lost, secs, p50: q(0.5), p99: q(0.99), capped: lat.length < count };
+}
+
 /** Runs `job` `count` times, CONCURRENCY at a time, until done or out of time. */
 async function pool(count, job) {
   let started = 0;
@@ -154,22 +203,6 @@ async function pool(count, job) {
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   return { ok, failed, secs: (performance.now() - start) / 1000, capped: ok + failed < count };
-}
-
-/** GET / `count` times; with a keep-alive agent of CONCURRENCY sockets, or a new connection each. */
-async function httpGets(count, keepAlive) {
-  const agent = new http.Agent({ keepAlive, maxSockets: CONCURRENCY });
-  const r = await pool(count, () => new Promise((resolve, reject) => {
-    const req = http.get({ host, port: 80, path: '/', agent }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-  }));
-  agent.destroy();
-  return r;
 }
 
 /** Opens a connection to discard, ends it, and waits for the server's FIN and the close. */
@@ -229,7 +262,7 @@ switch (workload) {
   case 'download': done(await download(n1)); break;
   case 'upload': done(await upload(n1)); break;
   case 'echo': done(await echo(n1)); break;
-  case 'http': done(await httpGets(n1, arg2 === '1')); break;
+  case 'udp': done(await udpEcho(n1)); break;
   case 'connect': done(await pool(n1, connectOnce)); break;
   case 'idle': done(await idle(n1)); break;
   default:

@@ -1,26 +1,37 @@
 #!/usr/bin/env node
-// npm run bench: how fast the receive walk is, and what it costs in memory.
+// npm run bench: one table, tapstack with and without the TAP's offloads next to the Linux
+// kernel and next to the TAP's own limits (issue 6 §4). Progress goes to stderr; the table,
+// and the notes under it, to stdout (BENCH_MARKDOWN=1 prints it as Markdown too).
 //
-// 1. In memory (always): frames through Stack.receive in batches of 64 on a MemoryLink,
-//    for ICMP echo (answered), UDP echo (delivered, read, answered) and frames dropped at
-//    each early stage. Reports ns per frame, frames per second and heap growth.
-// 2. On a real TAP (root and /dev/net/tun only): a flood ping in a namespace of its own,
-//    bounded by count and time, against the stack running in this process.
-// 3. Over TCP (root and /dev/net/tun only): the same workloads against tapstack and against
-//    the Linux kernel, side by side, with the ratio tapstack/kernel (scripts/bench-tcp.mjs).
-import { spawn, spawnSync } from 'node:child_process';
+// 1. The receive walk in memory (always): frames through Stack.receive in batches of 64 on a
+//    MemoryLink, ns per frame, and the garbage collections per million frames.
+// 2. The TAP's own limits (bench-tap.mjs; root, /dev/net/tun and cc): frames per CPU-second,
+//    kernel TCP relayed between two TAPs with and without offloads, a trivial ARP + echo
+//    responder in C under flood ping.
+// 3. The servers (bench-tcp.mjs; root and /dev/net/tun): bulk TCP, flood ping, 1-byte round
+//    trips, HTTP with wrk and ab, connects, idle connections, against tapstack over a TAP with
+//    offloads and without, and the kernel over a veth.
+// Everything that touches a network runs in namespaces those scripts make and delete.
+// BENCH_QUICK=1 shrinks every count (a minute or two instead of about ten).
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-if (!existsSync(`${root}dist/index.js`)) spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
-const { createStack, ManualClock, MemoryLink, seededRandom, TapLink, RealClock, run } = await import(`${root}dist/index.js`);
+if (!existsSync(`${root}dist/services/fixed.js`)) spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+const { createStack, ManualClock, MemoryLink, seededRandom } = await import(`${root}dist/index.js`);
 const { udpEcho } = await import(`${root}dist/services/echo.js`);
-const { benchTcpVsKernel } = await import('./bench-tcp.mjs');
+const { benchStacks } = await import('./bench-tcp.mjs');
+const { benchTapLimits } = await import('./bench-tap.mjs');
 
-const FRAMES = Number(process.env.BENCH_FRAMES ?? 500_000);
+const QUICK = process.env.BENCH_QUICK === '1';
+const FRAMES = Number(process.env.BENCH_FRAMES ?? (QUICK ? 100_000 : 500_000));
 const BATCH = 64;
+const log = (s) => process.stderr.write(`bench: ${s}\n`);
 
+// ── 1. the receive walk in memory ────────────────────────────────────────────
 function hex(s) {
   return Uint8Array.from(s.match(/../g).map((b) => parseInt(b, 16)));
 }
@@ -79,13 +90,19 @@ function host() {
   return { stack, peer, clock };
 }
 
-function measure(name, frame, setup) {
+let gcs = 0;
+new PerformanceObserver((list) => (gcs += list.getEntries().length)).observe({ entryTypes: ['gc'] });
+const tick = () => new Promise((r) => setImmediate(r));
+
+/** ns per frame through the walk, and garbage collections per million frames. */
+async function measure(frame, setup) {
   const { stack, peer, clock } = host();
   setup?.(stack);
   const batch = Array.from({ length: BATCH }, () => frame);
   for (let i = 0; i < 2000; i++) { stack.receive(batch, clock.now()); peer.take(); }
   globalThis.gc?.();
-  const heap0 = process.memoryUsage().heapUsed;
+  await tick();
+  const gc0 = gcs;
   const t0 = process.hrtime.bigint();
   const rounds = Math.ceil(FRAMES / BATCH);
   for (let i = 0; i < rounds; i++) {
@@ -94,60 +111,106 @@ function measure(name, frame, setup) {
   }
   peer.take();
   const ns = Number(process.hrtime.bigint() - t0) / (rounds * BATCH);
-  globalThis.gc?.();
-  const heap = (process.memoryUsage().heapUsed - heap0) / 1024;
-  return { case: name, 'ns/frame': ns.toFixed(0), 'frames/s': Math.round(1e9 / ns).toLocaleString('en'), 'heap Δ KiB': heap.toFixed(0) };
+  await tick(); // GC entries arrive asynchronously
+  return { ns, gcPerM: ((gcs - gc0) * 1e6) / (rounds * BATCH) };
 }
 
-const rows = [
-  measure('ICMP echo 56 B → reply', echoFrame(56)),
-  measure('ICMP echo 1472 B → reply', echoFrame(1472)),
-  measure('UDP 64 B → echo socket → reply', udpFrame(7, 64), (s) => udpEcho(s, 7)),
-  measure('UDP 64 B → closed port (rate-limited ICMP)', udpFrame(9, 64)),
-  measure('dropped: other host MAC', (() => { const f = echoFrame(56); f[5] = 0x99; return f; })()),
-  measure('dropped: bad IP checksum', (() => { const f = echoFrame(56); f[24] ^= 0xff; return f; })()),
+log(`receive walk in memory, ${FRAMES.toLocaleString('en')} frames per case`);
+const walk = {
+  echo56: await measure(echoFrame(56)),
+  echo1472: await measure(echoFrame(1472)),
+  udp: await measure(udpFrame(7, 64), (s) => udpEcho(s, 7)),
+  badsum: await measure((() => { const f = echoFrame(56); f[24] ^= 0xff; return f; })()),
   // What tracing costs: attached but matching nothing, and tracing every packet.
-  measure('ICMP echo 56 B, tracer on, filter matches none', echoFrame(56), (s) => s.trace(() => {}, 'tcp port 1')),
-  measure('ICMP echo 56 B, tracing every packet', echoFrame(56), (s) => s.trace(() => {})),
-];
-console.log(`\nreceive walk, in memory, ${FRAMES.toLocaleString('en')} frames per case, batches of ${BATCH} (Node ${process.version})`);
-console.table(rows);
+  traceNone: await measure(echoFrame(56), (s) => s.trace(() => {}, 'tcp port 1')),
+  traceAll: await measure(echoFrame(56), (s) => s.trace(() => {})),
+};
 
-// ── a real flood ping over a TAP, in a namespace of our own ─────────────────
-const canTap = process.getuid?.() === 0 && existsSync('/dev/net/tun') && spawnSync('ping', ['-V']).status === 0;
-if (!canTap) {
-  console.log('flood ping over a TAP: skipped (needs root, /dev/net/tun and ping)');
-} else {
-  const ns = `tapstack-bench-${process.pid}`;
-  spawnSync('ip', ['netns', 'add', ns]);
-  let link;
-  try {
-    link = TapLink.open({ name: 'tap0', netns: ns });
-    for (const a of [['addr', 'add', '192.168.69.1/24', 'dev', 'tap0'], ['link', 'set', 'tap0', 'up']]) spawnSync('ip', ['-n', ns, ...a]);
-    const clock = new RealClock();
-    const stack = createStack({ link, ipv4: '192.168.69.2/24', mac: '02:00:00:00:00:02', clock });
-    const running = run(stack, clock);
-    const count = Number(process.env.BENCH_PINGS ?? 20_000);
-    const cpu0 = process.cpuUsage();
-    const t0 = Date.now();
-    const out = await new Promise((resolve) => {
-      // -f floods (as fast as replies come), -c and -w bound it in count and time.
-      const p = spawn('ip', ['netns', 'exec', ns, 'ping', '-f', '-q', '-c', String(count), '-w', '20', '192.168.69.2']);
-      let s = '';
-      p.stdout.on('data', (d) => (s += d));
-      p.on('close', () => resolve(s));
-    });
-    const secs = (Date.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const got = Number(/(\d+) received/.exec(out)?.[1] ?? 0);
-    running.stop();
-    console.log(`\nflood ping over a TAP: ${got}/${count} replies in ${secs.toFixed(2)} s = ${Math.round(got / secs).toLocaleString('en')} echoes/s, ` +
-      `stack CPU ${(((cpu.user + cpu.system) / Math.max(got, 1))).toFixed(1)} µs per echo (request in + reply out)`);
-  } finally {
-    link?.close();
-    spawnSync('ip', ['netns', 'del', ns]);
-  }
+// ── 2. the TAP's own limits ──────────────────────────────────────────────────
+log('TAP limits (bench-tap.mjs)');
+const tap = {};
+await benchTapLimits({ root, emit: (r) => (tap[r.key] = r) });
+
+// ── 3. the servers ───────────────────────────────────────────────────────────
+const net = await benchStacks({ root, log });
+
+// ── the table ────────────────────────────────────────────────────────────────
+const memRow = (name, v, lower = true) => ({ name, lower, values: { offload: null, plain: v, kernel: null }, memory: true });
+const limitRow = (name, v) => ({ name, values: { offload: null, plain: null, kernel: null }, limit: v });
+const rows = [];
+for (const r of net.rows ?? []) {
+  const limit = {
+    relay: [tap['relay-offload']?.MB_per_s, tap['relay-plain']?.MB_per_s],
+    ping1: [tap['c-1']?.echoes_per_s],
+    ping8: [tap['c-8']?.echoes_per_s],
+    cpu8: [tap['c-8']?.cpu_us_per_echo],
+  }[r.key];
+  rows.push({ ...r, ...(limit && { limit: limit[0], limitPlain: limit[1] ?? limit[0] }) });
 }
+rows.push(
+  memRow('receive walk in memory: ICMP echo 56 B → reply (ns/frame)', walk.echo56.ns),
+  memRow('receive walk in memory: ICMP echo 1472 B → reply (ns/frame)', walk.echo1472.ns),
+  memRow('receive walk in memory: UDP 64 B → echo socket → reply (ns/frame)', walk.udp.ns),
+  memRow('receive walk in memory: dropped, bad IP checksum (ns/frame)', walk.badsum.ns),
+  memRow('receive walk in memory: echo, tracer on, filter matches none (ns/frame)', walk.traceNone.ns),
+  memRow('receive walk in memory: echo, tracing every packet (ns/frame)', walk.traceAll.ns),
+  memRow('receive walk in memory: GC runs per 1 M frames, ICMP echo 56 B', walk.echo56.gcPerM),
+  memRow('receive walk in memory: GC runs per 1 M frames, UDP echo', walk.udp.gcPerM),
+);
+if (tap['tap-write']) rows.push(limitRow('TAP write, 1514-byte frames per CPU-second, one thread', tap['tap-write'].frames_per_cpu_s));
+if (tap['tap-read']) rows.push(limitRow('TAP read, 1514-byte frames per CPU-second, one thread', tap['tap-read'].frames_per_cpu_s));
 
-// ── tapstack's TCP against the kernel's, same workloads, same run ────────────
-await benchTcpVsKernel({ root });
+const num = (v) => typeof v === 'number' && Number.isFinite(v);
+const fmt = (v) => (!num(v) ? '–' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en') : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+const ratio = (a, b) => (num(a) && num(b) && b !== 0 ? (a / b).toFixed(2) : '–');
+const head = ['workload', 'kernel (veth)', 'TAP limit', 'tapstack offloads', 'tapstack no offloads',
+  'offloads/kernel', 'no offl./kernel', 'offloads/limit', 'no offl./limit'];
+const cells = rows.map((r) => {
+  const v = r.values ?? { offload: null, plain: null, kernel: null };
+  const mark = (id) => (r.capped?.[id] ? '*' : '');
+  if (r.skipped) return [r.name, '', '', `skipped (${r.skipped})`, '', '', '', '', ''];
+  const limitCell = r.limitPlain !== undefined && r.limitPlain !== r.limit ? `${fmt(r.limit)} | ${fmt(r.limitPlain)}` : fmt(r.limit);
+  return [
+    r.name, fmt(v.kernel) + mark('kernel'), limitCell, fmt(v.offload) + mark('offload'), fmt(v.plain) + mark('plain'),
+    ratio(v.offload, v.kernel), ratio(v.plain, v.kernel), ratio(v.offload, r.limit), ratio(v.plain, r.limitPlain ?? r.limit),
+  ];
+});
+
+const machine = tap.machine ?? { cpus: cpus().length, node: process.version };
+const title = `tapstack benchmark, ${new Date().toISOString().slice(0, 10)}, ${machine.cpus} CPUs` +
+  `${machine.kernel ? `, Linux ${machine.kernel}` : ''}, Node ${process.version}` +
+  `${net.rows ? `, median of ${process.env.BENCH_REPEAT ?? (QUICK ? 1 : 3)} runs` : ''}${QUICK ? ' (BENCH_QUICK)' : ''}`;
+const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+const line = (c) => c.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
+const notes = [
+  'Ratios: higher is better on rates, lower on latency, CPU and memory rows. * = a run stopped at its time cap before its count.',
+  'TAP limit: bulk rows, kernel TCP relayed between two TAPs by a C program (with offloads | without); ping rows, a trivial',
+  '  C responder that answers ARP and echo only (its CPU: reading the request, writing the reply, incl. the kernel\'s delivery).',
+  'HTTP: 128-byte body on both ports; :80 is Node\'s http module over the stack\'s TCP, :8080 the fixed responder.',
+  'In-memory rows: the receive walk on a MemoryLink (no device, no offloads).',
+];
+if (net.skipped) notes.push(`tapstack vs the kernel: skipped: ${net.skipped}`);
+if (tap.skipped) notes.push(`TAP limits: skipped: ${tap.skipped.skipped}`);
+for (const k of ['node-1', 'node-8', 'node-offload-1', 'node-offload-8']) {
+  const r = tap[k];
+  if (r && !r.skipped) notes.push(`${r.case}: ${fmt(r.echoes_per_s)} echoes/s, ${fmt(r.cpu_us_per_echo)} µs CPU per echo.`);
+}
+const missingTools = [...new Set(rows.filter((r) => r.skipped).map((r) => r.skipped))];
+for (const p of missingTools) notes.push(`HTTP rows with ${p === 'wrk' ? 'wrk' : 'ab'} skipped: install with apt-get install ${p}`);
+notes.push(...(net.notes ?? []));
+
+console.log(`\n${title}`);
+console.log(line(head));
+console.log(w.map((n) => '─'.repeat(n)).join('  '));
+for (const c of cells) console.log(line(c));
+console.log(notes.join('\n'));
+if (net.profile) {
+  const top = net.profile;
+  console.log(`\ntapstack (offloads) during the first download: ${top.secs.toFixed(1)} s, CPU ${top.userS.toFixed(1)} s user + ` +
+    `${top.systemS.toFixed(1)} s system, event loop busy ${(100 * top.busyShare).toFixed(0)}%; the client used ${top.clientS.toFixed(1)} s of CPU.`);
+  console.table(top.top);
+}
+if (process.env.BENCH_MARKDOWN === '1') {
+  console.log(`\n| ${head.join(' | ')} |\n|---|${head.slice(1).map(() => '---:').join('|')}|`);
+  for (const c of cells) console.log(`| ${c.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`);
+}
