@@ -150,12 +150,25 @@ export class TcpSocket extends Duplex {
   // ── stream.Duplex ───────────────────────────────────────────────────────
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.send(chunk, cb);
+  }
+
+  private send(chunk: Uint8Array, cb: (err?: Error | null) => void): void {
     if (this.tcb === null) {
       cb(systemError('ENOTCONN', 'write'));
       return;
     }
     this.pending = { chunk, cb };
     this.pump();
+  }
+
+  /**
+   * Chunks written while the stream was corked (Node's http writes headers and body so)
+   * leave as one write: two writes would make two segments, and Nagle would hold the second
+   * until the first is acknowledged — a delayed ACK, 40 ms, per response.
+   */
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.send(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
   }
 
   /** Moves the pending chunk into the connection's send buffer as room appears. */

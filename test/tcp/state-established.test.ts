@@ -363,6 +363,16 @@ describe('ESTABLISHED: windows (RFC 7323 §2 scaling, RFC 9293 §3.8.6 flow cont
 });
 
 describe('ESTABLISHED: Nagle and keepalive', () => {
+  it('writes made while corked (as Node http writes headers and body) leave as one segment, not two that Nagle would split', async () => {
+    const { h, p, sock } = established();
+    sock.cork();
+    sock.write(Buffer.from('HTTP/1.1 200 OK\r\n\r\n'));
+    sock.write(Buffer.from('body'));
+    process.nextTick(() => sock.uncork());
+    await settleH(h, 1);
+    const data = dataSegs(p.take());
+    expect(data.map((s) => Buffer.from(s.payload).toString())).toEqual(['HTTP/1.1 200 OK\r\n\r\nbody']);
+  });
   it('Nagle: small writes wait while a small segment is unacknowledged, then go as one', async () => {
     const { h, p, sock } = established();
     sock.write(Buffer.from(bytes(100, 1)));
