@@ -5,7 +5,7 @@
  * its parse scratch, views and verdicts; beyond that it allocates only the payload it copies
  * into a socket queue and the frames it sends in answer (`npm run bench` shows those paths).
  */
-import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +22,9 @@ const BATCH = 64;
 /** Scavenges seen (the forced gc() calls below are full collections, not counted). */
 let collections = 0;
 const observer = new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) collections++;
+  for (const e of list.getEntries() as (PerformanceEntry & { detail?: { kind?: number } })[]) {
+    if (e.detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) collections++;
+  }
 });
 beforeAll(() => observer.observe({ entryTypes: ['gc'] }));
 afterAll(() => observer.disconnect());
