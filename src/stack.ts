@@ -112,6 +112,8 @@ export class Stack {
   constructor(opts: StackOptions) {
     this.config = makeConfig(opts.config);
     this.link = opts.link;
+    // We read rxSizes: the link need not make a view per received frame.
+    this.link.useSlotViews?.();
     this.clock = opts.clock ?? new RealClock();
     const random = opts.random ?? cryptoRandom();
     this.mib = new Counters(this.config.ipv4.defaultTtl);

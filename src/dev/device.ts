@@ -87,10 +87,13 @@ export interface Link {
   /** Release the device. Idempotent. */
   close(): void;
   /**
-   * When present, the frames of a received batch are whole receive slots, the same views
-   * batch after batch (so nothing is allocated per frame), and frame i is the first
-   * `rxSizes[i]` bytes of `frames[i]`. Same lifetime as the batch. Without it, each frame is
-   * exactly its bytes.
+   * A receiver that reads {@link Link.rxSizes} asks for whole receive slots, the same views
+   * batch after batch, so that nothing is allocated per frame. Links without slots leave it out.
+   */
+  useSlotViews?(): void;
+  /**
+   * After `useSlotViews`: frame i of a batch is the first `rxSizes[i]` bytes of `frames[i]`
+   * (same lifetime as the batch). Undefined while each frame is exactly its bytes.
    */
   readonly rxSizes?: Uint32Array;
 

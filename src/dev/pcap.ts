@@ -155,6 +155,7 @@ class CaptureLink implements Link {
   readonly maxFrame?: number;
   readonly sendOffload?: Link['sendOffload'];
   readonly readNow?: () => number;
+  readonly useSlotViews?: () => void;
 
   get rxSizes(): Uint32Array | undefined {
     return this.inner.rxSizes;
@@ -187,6 +188,7 @@ class CaptureLink implements Link {
       };
     }
     if (inner.readNow !== undefined) this.readNow = () => inner.readNow!();
+    if (inner.useSlotViews !== undefined) this.useSlotViews = () => inner.useSlotViews!();
     if (canSendWithFcs(inner)) {
       this.sendWithFcs = (frameWithFcs) => {
         this.record(frameWithFcs.subarray(0, Math.max(0, frameWithFcs.length - FCS_LEN)));

@@ -189,9 +189,11 @@ export class TapLink implements Link {
   private readonly rxSlot: Uint16Array;
   /** The batch handed to the receiver: one array, emptied and refilled on every wake-up. */
   private readonly rxFrames: Uint8Array[] = [];
-  /** One view per rx slot, made once: a frame is the first `rxSizes[k]` bytes of its slot's view. */
+  /** One view per rx slot, made once: a frame is the first `sizes[k]` bytes of its slot's view. */
   private readonly slotViews: Uint8Array[] = [];
-  readonly rxSizes: Uint32Array;
+  private readonly sizes: Uint32Array;
+  /** The receiver reads `rxSizes` (see useSlotViews): hand it slot views, not a view per frame. */
+  private slotViewsOn = false;
   /** Frames waiting in the tx slots. */
   private txCount = 0;
   private flushTimer: NodeJS.Immediate | null = null;
@@ -228,8 +230,17 @@ export class TapLink implements Link {
     this.rxFlags = new Uint8Array(batch);
     this.rxGsoSize = new Uint16Array(batch);
     this.rxSlot = new Uint16Array(batch);
-    this.rxSizes = new Uint32Array(batch);
+    this.sizes = new Uint32Array(batch);
     for (let k = 0; k < batch; k++) this.slotViews.push(this.rxBytes.subarray(k * slotSize + this.hdrLen, (k + 1) * slotSize));
+  }
+
+  /** Frame sizes for a receiver that asked for slot views (see {@link Link.useSlotViews}). */
+  get rxSizes(): Uint32Array | undefined {
+    return this.slotViewsOn ? this.sizes : undefined;
+  }
+
+  useSlotViews(): void {
+    this.slotViewsOn = true;
   }
 
   /**
@@ -493,8 +504,12 @@ export class TapLink implements Link {
       }
       st.rx_packets++;
       st.rx_bytes += len - hdr;
-      this.rxSizes[frames.length] = len - hdr;
-      frames.push(this.slotViews[i]!);
+      if (this.slotViewsOn) {
+        this.sizes[frames.length] = len - hdr;
+        frames.push(this.slotViews[i]!);
+      } else {
+        frames.push(b.subarray(at + hdr, at + len));
+      }
     }
     const handler = this.receiver;
     this.delivering = true;
