@@ -62,7 +62,7 @@ export function receiveText(tcp: Tcp, tcb: Tcb, seq: Seq, data: Uint8Array, fin:
   const hadGap = !tcb.ofo.empty;
   if (data.length > 0) {
     deliver(tcb);
-    tcb.rcvBuf.push(data.slice());
+    tcb.rcvBuf.pushCopy(data);
     tcb.rcvNxt = seqAdd(tcb.rcvNxt, data.length);
     if (walk.tracer !== null) markTraced(tcb, walk.tracer.current());
     tcb.bytesReceived += data.length;
