@@ -5,14 +5,13 @@
  * once against this file; only here does the family of an address decide anything
  * (`typeof addr === 'number'` is IPv4, a string is IPv6; see wire/addr.ts).
  */
-import type { Verdict } from '../core/drop.js';
+import type { DropReason, Verdict } from '../core/drop.js';
 import type { PacketType } from '../eth/ethernet.js';
 import { isIpv4, type IpAddr } from '../wire/addr.js';
 import { pseudoHeaderV4, pseudoHeaderV6 } from '../wire/checksum.js';
 import { ICMP_DEST_UNREACH, ICMP_PORT_UNREACH } from '../wire/icmpv4.js';
 import { ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH } from '../wire/icmpv6.js';
 import type { Ipv4Repr } from '../wire/ipv4.js';
-import type { DropReason } from '../core/drop.js';
 import { TX_HEADROOM, type IcmpErrorSender, type Ipv4 } from './ipv4.js';
 import type { Ipv6 } from './ipv6.js';
 import type { RouteType } from './route.js';
