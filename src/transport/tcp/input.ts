@@ -317,7 +317,7 @@ function otherStates(tcp: Tcp, tcb: Tcb, now: number): Verdict {
     tcb.keepaliveAt = now + tcb.keepaliveIdleMs;
   }
   // Every segment after the SYNs carries a scaled window (RFC 7323 §2.2), the handshake's last ACK included.
-  if ((flags & TCP_SYN) === 0) seg.window = th.window * 2 ** tcb.sndWscale;
+  if ((flags & TCP_SYN) === 0) seg.window = th.window << tcb.sndWscale; // ≤ 65535 << 14: no overflow
 
   // RFC 7323 §5.3 PAWS, before the sequence check: a timestamp older than TS.Recent is a
   // segment from an earlier incarnation of the sequence space.
