@@ -400,6 +400,8 @@ const LINK_STATS_ORDER: { readonly [K in keyof LinkStats]: null } = {
   rx_over_errors: null, rx_crc_errors: null, rx_missed_errors: null, rx_nohandler: null,
   rx_otherhost_dropped: null, multicast: null,
   tx_packets: null, tx_bytes: null, tx_errors: null, tx_dropped: null,
+  // Offload counters, after the standard ones as NIC drivers list theirs; only links with offloads keep them.
+  rx_gso_frames: null, rx_csum_partial: null, rx_csum_unnecessary: null, tx_gso_frames: null, tx_csum_partial: null,
 };
 
 /**
@@ -409,6 +411,8 @@ const LINK_STATS_ORDER: { readonly [K in keyof LinkStats]: null } = {
  */
 export function formatEthtoolS(name: string, s: LinkStats): string {
   let out = 'NIC statistics:\n';
-  for (const key of Object.keys(LINK_STATS_ORDER) as (keyof LinkStats)[]) out += `     ${key}: ${s[key]}\n`;
+  for (const key of Object.keys(LINK_STATS_ORDER) as (keyof LinkStats)[]) {
+    if (s[key] !== undefined) out += `     ${key}: ${s[key]}\n`;
+  }
   return out;
 }

@@ -13,6 +13,7 @@ import { MemoryLink } from '../../src/dev/memory.js';
 import {
   VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, emitGsoSegment,
 } from '../../src/dev/vnet.js';
+import { formatEthtoolS } from '../../src/core/report.js';
 import { run } from '../../src/driver.js';
 import { createStack } from '../../src/stack.js';
 import { checksum, fold, sum16 } from '../../src/wire/checksum.js';
@@ -137,6 +138,21 @@ describe('MemoryLink with offloads', () => {
     a.sendOffload(new Uint8Array(70_000), 34, 16, s.gsoType, MSS, 66);
     expect(a.stats.tx_dropped).toBe(1);
     expect(a.stats.tx_packets).toBe(0);
+  });
+
+  it('shows its offload counters in ethtool -S, after the standard ones; a plain link has none', () => {
+    const [a, b] = MemoryLink.pair({ offload: true });
+    const s = superFrame();
+    a.sendOffload(s.f, s.csumStart, 16, s.gsoType, MSS, s.hdrLen);
+    a.flush();
+    b.take();
+    const lines = formatEthtoolS('mem1', b.stats).trimEnd().split('\n');
+    expect(lines.slice(-6)).toEqual([
+      '     tx_dropped: 0', '     rx_gso_frames: 1', '     rx_csum_partial: 1', '     rx_csum_unnecessary: 0',
+      '     tx_gso_frames: 0', '     tx_csum_partial: 0',
+    ]);
+    const [plain] = MemoryLink.pair();
+    expect(formatEthtoolS('mem0', plain.stats)).not.toContain('gso');
   });
 
   it('readNow delivers the inbox at once, and nothing from inside the receiver', () => {
