@@ -9,7 +9,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, unlinkSync } from 'node:fs
 import net from 'node:net';
 import { dirname } from 'node:path';
 import type { Stage } from '../core/drop.js';
-import { Nstat } from '../core/report.js';
+import { Nstat, type Coalesce } from '../core/report.js';
 import type { Stack } from '../stack.js';
 
 /** Bytes a slow trace or capture client may have waiting before events are skipped. */
@@ -38,7 +38,7 @@ export interface ControlRequest {
 }
 
 /** Serves the control socket at `path` for `stack`. Returns the function that closes it. */
-export function serveControl(stack: Stack, path: string): () => void {
+export function serveControl(stack: Stack, path: string, coalesce?: Coalesce): () => void {
   mkdirSync(dirname(path), { recursive: true });
   if (existsSync(path)) unlinkSync(path); // a socket left by an instance that died
   const stops = new Set<() => void>();
@@ -63,7 +63,7 @@ export function serveControl(stack: Stack, path: string): () => void {
         conn.end(`${JSON.stringify({ error: 'the request is not JSON' })}\n`);
         return;
       }
-      answer(stack, req, conn, stops, nstat);
+      answer(stack, req, conn, stops, nstat, coalesce);
     });
   });
   server.listen(path);
@@ -82,12 +82,14 @@ export function serveControl(stack: Stack, path: string): () => void {
   };
 }
 
-function answer(stack: Stack, req: ControlRequest, conn: net.Socket, stops: Set<() => void>, nstat: Nstat): void {
+function answer(
+  stack: Stack, req: ControlRequest, conn: net.Socket, stops: Set<() => void>, nstat: Nstat, coalesce: Coalesce | undefined,
+): void {
   switch (req.cmd) {
     case 'stat': {
       const counters = stack.counters();
       const delta = req.nstat === true ? nstat.delta(counters) : undefined;
-      conn.end(`${JSON.stringify({ counters, delta, link: { name: stack.link.name, stats: stack.linkStats() } })}\n`);
+      conn.end(`${JSON.stringify({ counters, delta, link: { name: stack.link.name, stats: stack.linkStats(), coalesce } })}\n`);
       return;
     }
     case 'ss':

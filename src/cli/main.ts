@@ -10,7 +10,8 @@ import { RealClock } from '../core/clock.js';
 import type { CountersSnapshot } from '../core/counters.js';
 import { STAGE_DEPTH, type DropRow, type Stage } from '../core/drop.js';
 import {
-  formatEthtoolS, formatNetstatS, formatNstat, formatProcNetNetstat, formatProcNetSnmp, formatProcNetSnmp6,
+  formatEthtoolC, formatEthtoolS, formatNetstatS, formatNstat, formatProcNetNetstat, formatProcNetSnmp, formatProcNetSnmp6,
+  type Coalesce,
 } from '../core/report.js';
 import { formatRead, formatWalk, type AppRead, type PacketWalk } from '../core/trace.js';
 import { formatSockets, formatTcpLife, type SocketRow } from '../core/ss.js';
@@ -45,6 +46,7 @@ interface UpOptions {
   timelines: boolean;
   /** virtio-net offloads on the TAP: TSO super-frames and partial checksums both ways. */
   offload: boolean;
+  busyPoll: boolean;
 }
 
 function cidrArg(value: string): string {
@@ -134,7 +136,7 @@ function up(o: UpOptions): void {
   // The demo host draws its connections' time-sequence graphs (bounded per connection).
   if (o.timelines) stack.recordTimelines(true);
   const socketPath = controlPath(tap.name, o.netns);
-  const closeControl = serveControl(stack, socketPath);
+  const closeControl = serveControl(stack, socketPath, { rxFrames: o.batch, txFrames: o.batch, busyPoll: o.busyPoll });
   udpEcho(stack, 7);
   tcpEcho(stack, 7);
   tcpDiscard(stack, 9);
@@ -142,7 +144,7 @@ function up(o: UpOptions): void {
   httpService(stack, 80);
   // A fixed 128-byte answer for load generators (wrk, ab): the stack's cost, not Node's http.
   fixedResponder(stack, 8080);
-  const running = run(stack, clock);
+  const running = run(stack, clock, { busyPoll: o.busyPoll });
 
   const me = formatIpv4(stackCidr.addr);
   const me6 = parseCidr6(o.ip6)!.addr;
@@ -206,6 +208,7 @@ export function main(argv: string[]): void {
     .option('--no-configure', "leave the kernel's side of the tap alone")
     .option('--no-timelines', "don't record TCP connections for time-sequence graphs")
     .option('--no-offload', 'no virtio-net offloads on the tap: every frame MTU-sized, every checksum computed here')
+    .option('--busy-poll', 'also poll the tap on every turn of the event loop (a core spins; lower latency)', false)
     .action((o: UpOptions) => up(o));
 
   const where = (cmd: Command): Command =>
@@ -216,10 +219,10 @@ export function main(argv: string[]): void {
       .option('--json', 'print JSON');
 
   where(program.command('stat').description('counters, like /proc/net/snmp, netstat -s, nstat, ethtool -S'))
-    .option('--format <format>', 'netstat-s | snmp | snmp6 | netstat | nstat | ethtool', formatArg, 'netstat-s')
+    .option('--format <format>', 'netstat-s | snmp | snmp6 | netstat | nstat | ethtool | coalesce', formatArg, 'netstat-s')
     .action((o: ClientOptions & { format: string }) => client(o, { cmd: 'stat', nstat: o.format === 'nstat' }, (v) => {
       const counters = v['counters'] as CountersSnapshot;
-      const link = v['link'] as { name: string; stats: LinkStats };
+      const link = v['link'] as { name: string; stats: LinkStats; coalesce?: Coalesce };
       if (o.json) return print(JSON.stringify(v));
       switch (o.format) {
         case 'snmp': return print(formatProcNetSnmp(counters));
@@ -227,6 +230,7 @@ export function main(argv: string[]): void {
         case 'netstat': return print(formatProcNetNetstat(counters));
         case 'nstat': return print(formatNstat(v['delta'] as Record<string, number>));
         case 'ethtool': return print(formatEthtoolS(link.name, link.stats));
+        case 'coalesce': return print(formatEthtoolC(link.name, link.coalesce ?? { rxFrames: 0, txFrames: 0, busyPoll: false }));
         default: return print(formatNetstatS(counters));
       }
     }));
@@ -333,8 +337,8 @@ interface ClientOptions {
 }
 
 function formatArg(value: string): string {
-  if (!['netstat-s', 'snmp', 'snmp6', 'netstat', 'nstat', 'ethtool'].includes(value)) {
-    throw new InvalidArgumentError('expected netstat-s, snmp, snmp6, netstat, nstat or ethtool');
+  if (!['netstat-s', 'snmp', 'snmp6', 'netstat', 'nstat', 'ethtool', 'coalesce'].includes(value)) {
+    throw new InvalidArgumentError('expected netstat-s, snmp, snmp6, netstat, nstat, ethtool or coalesce');
   }
   return value;
 }

@@ -10,6 +10,7 @@
  * | `formatNetstatS`       | `netstat -s` (net-tools 2.10)      | net-tools statistics.c            |
  * | `Nstat`, `formatNstat` | `nstat`, `nstat -z`                | iproute2 misc/nstat.c             |
  * | `formatEthtoolS`       | `ethtool -S tap0`                  | ethtool `dump_stats`              |
+ * | `formatEthtoolC`       | `ethtool -c tap0`                  | ethtool `dump_coalesce`           |
  *
  * All of them are pure: a snapshot in, text out. The /proc layouts are checked against a
  * real kernel's files, and the `netstat -s` and `nstat` text against the real tools run
@@ -415,4 +416,30 @@ export function formatEthtoolS(name: string, s: LinkStats): string {
     if (s[key] !== undefined) out += `     ${key}: ${s[key]}\n`;
   }
   return out;
+}
+
+/** How a link batches and how the driver learns of frames: `ethtool -c`'s frame counts, and the mode. */
+export interface Coalesce {
+  /** Frames read per wake-up (the TAP's batch) and written per flush at most. */
+  rxFrames: number;
+  txFrames: number;
+  /** The driver polls the link on every turn of the loop, besides its wake-ups. */
+  busyPoll: boolean;
+}
+
+/**
+ * The link's coalescing as `ethtool -c` prints a NIC's: frames per batch each way; no
+ * timer-based coalescing (0 µs: a batch is what one wake-up finds), no adaptive mode. The
+ * last line is ours: interrupt-like wake-ups or busy polling (Linux's net.core.busy_poll).
+ */
+export function formatEthtoolC(name: string, c: Coalesce): string {
+  return (
+    `Coalesce parameters for ${name}:\n` +
+    'Adaptive RX: off  TX: off\n' +
+    'rx-usecs: 0\n' +
+    `rx-frames: ${c.rxFrames}\n` +
+    'tx-usecs: 0\n' +
+    `tx-frames: ${c.txFrames}\n` +
+    `\nbusy-poll: ${c.busyPoll ? 'on' : 'off'}\n`
+  );
 }

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Counters, MIB_NAMES, type CountersSnapshot } from '../../src/core/counters.js';
 import {
-  Nstat, formatEthtoolS, formatNetstatS, formatNstat, formatProcNetNetstat, formatProcNetSnmp, formatProcNetSnmp6,
+  Nstat, formatEthtoolC, formatEthtoolS, formatNetstatS, formatNstat, formatProcNetNetstat, formatProcNetSnmp, formatProcNetSnmp6,
 } from '../../src/core/report.js';
 import { newLinkStats } from '../../src/dev/device.js';
 import { Netns } from '../helpers/netns.js';
@@ -480,6 +480,14 @@ describe('formatEthtoolS', () => {
         '     tx_dropped: 0',
         '',
       ].join('\n'),
+    );
+  });
+});
+
+describe('formatEthtoolC', () => {
+  it('prints the batch sizes as ethtool -c prints frame coalescing, then the driver mode', () => {
+    expect(formatEthtoolC('tap0', { rxFrames: 64, txFrames: 32, busyPoll: true })).toBe(
+      'Coalesce parameters for tap0:\nAdaptive RX: off  TX: off\nrx-usecs: 0\nrx-frames: 64\ntx-usecs: 0\ntx-frames: 32\n\nbusy-poll: on\n',
     );
   });
 });

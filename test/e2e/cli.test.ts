@@ -87,6 +87,7 @@ describe.skipIf(skip !== null)('tapstack up in a namespace of its own', () => {
     expect(ctl(['stat', '--format', 'snmp']).stdout).toMatch(/^Ip: Forwarding DefaultTTL/);
     expect(ctl(['stat', '--format', 'nstat']).stdout).toMatch(/^#kernel\nIpInReceives\s+\d+/);
     expect(ctl(['stat', '--format', 'ethtool']).stdout).toMatch(/NIC statistics:\n\s+rx_packets: \d+/);
+    expect(ctl(['stat', '--format', 'coalesce']).stdout).toMatch(/^Coalesce parameters for tap0:\n[\s\S]*rx-frames: 64\n[\s\S]*busy-poll: off\n$/);
     expect(JSON.parse(ctl(['stat', '--json']).stdout).counters.Icmp.InEchos).toBeGreaterThanOrEqual(5);
     expect(ctl(['ss']).stdout).toMatch(/^Netid\s+State\s+Recv-Q\s+Send-Q[^\n]*\ntcp\s+LISTEN/);
     expect(ctl(['drops']).stdout).toMatch(/^Stage\s+Reason\s+Count/);
