@@ -124,10 +124,13 @@ const OPEN_PORTS = [7, 9, 19, 80];
  * And a zero window from the echo port: the echo sends back only as fast as the kernel's
  * window for nc opens, while the kernel sends to us as fast as ours allows; with offloads its
  * 64 KiB super-frames fill our receive buffer before nc's window has grown, and flow control
- * does its job (the 1 MB echo still completes byte for byte, in well under a second).
+ * does its job (the 1 MB echo still completes byte for byte, in well under a second). With
+ * offloads, from any port: one batch read from the TAP can hold four 64 KiB super-frames, the
+ * whole 256 KiB receive buffer, and we acknowledge them as they arrive, before the
+ * application's turn to read comes at the end of the batch; the window reopens right after.
  */
-function tolerated(message: string, srcPort: number, info: string): boolean {
-  if (message === 'TCP Zero Window segment') return srcPort === 7;
+function tolerated(message: string, srcPort: number, info: string, offload: boolean): boolean {
+  if (message === 'TCP Zero Window segment') return offload || srcPort === 7;
   return message === 'Connection reset (RST)' && (!OPEN_PORTS.includes(srcPort) || /\[RST\] /.test(info));
 }
 
@@ -462,7 +465,7 @@ describe.skipIf(skip !== null).each(MODES)('tapstack TCP on a TAP device, with t
     const flagged = expertInfos(pcap(), `eth.src == ${MAC} && (_ws.malformed || _ws.expert.severity >= "Warning")`, !offload);
     if (offload) expect(notPartial(pcap())).toEqual([]);
     const bad = flagged
-      .map((f) => ({ ...f, worrying: f.infos.filter((i) => i.severity >= WARNING_SEVERITY && !tolerated(i.message, f.srcPort, f.info)) }))
+      .map((f) => ({ ...f, worrying: f.infos.filter((i) => i.severity >= WARNING_SEVERITY && !tolerated(i.message, f.srcPort, f.info, offload)) }))
       .filter((f) => f.worrying.length > 0 || f.infos.length === 0) // no info at all: malformed
       .map((f) => `#${f.frame}: ${f.worrying.map((i) => i.message).join('; ') || 'malformed'} — ${f.info}`);
     expect(bad).toEqual([]);
