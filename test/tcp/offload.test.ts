@@ -301,6 +301,34 @@ describe('super-segments on the wire', () => {
     expect(all[1]!.gsoSize).toBe(0);
   });
 
+  it('grow past what a writer hands over at a time: a short one waits while a full one is in flight', async () => {
+    // A chargen-like writer: 6840 bytes a write, more on 'drain' (Node's 16 KiB high-water mark).
+    const p = offloadPair({ offload: true, faults: { delayMs: 5 } });
+    const total = 8 * MiB;
+    let got = 0;
+    p.b.tcp.createServer((s: TcpSocket) => s.on('data', (d: Buffer) => (got += d.length))).listen(PORT);
+    await turn();
+    const c = p.a.tcp.connect({ port: PORT, host: '192.168.69.2' });
+    const chunk = payload(6840, 5);
+    let written = 0;
+    const fill = (): void => {
+      while (written < total) {
+        written += chunk.length;
+        if (!c.write(chunk)) return;
+      }
+    };
+    c.on('connect', fill);
+    c.on('drain', fill);
+    p.record = true;
+    await drive(p, () => got >= total, 60_000);
+    const data = p.sent[0].map(tcpSeg).filter((s): s is Seg => s !== null && s.payload > 0);
+    const bytes = data.reduce((n, s) => n + s.payload, 0);
+    expect(bytes).toBeGreaterThanOrEqual(total);
+    // Without the deferral each write would leave at once, ~9 KB a frame on average here (measured
+    // when this test was written); with it, ~29 KB.
+    expect(bytes / data.length).toBeGreaterThan(20 * 1024);
+  });
+
   it('wait for the neighbour: after its entry went STALE, one ordinary segment, then super-segments again', async () => {
     const p = offloadPair({ offload: true, faults: { delayMs: 5 } });
     let got = 0;
