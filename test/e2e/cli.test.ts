@@ -101,7 +101,8 @@ describe.skipIf(skip !== null)('tapstack up in a namespace of its own', () => {
     traced.stdout.on('data', (d: Buffer) => (traceOut += d.toString()));
     const traceDone = new Promise((r) => traced.once('exit', r));
     const captureDone = new Promise((r) => captured.once('exit', r));
-    await new Promise((r) => setTimeout(r, 500));
+    // Time for both clients to attach before the traffic (generous: a loaded CI machine is slow to spawn node).
+    await new Promise((r) => setTimeout(r, 2_500));
     spawnSync('ip', ['netns', 'exec', name, 'ping', '-c', '2', '-i', '0.2', '-W', '2', '192.168.69.2'], { timeout: 15_000 });
     await traceDone;
     await captureDone;
@@ -116,7 +117,7 @@ describe.skipIf(skip !== null)('tapstack up in a namespace of its own', () => {
     let curlOut = '';
     curlTrace.stdout.on('data', (d: Buffer) => (curlOut += d.toString()));
     const curlTraced = new Promise((r) => curlTrace.once('exit', r));
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 2_500));
     spawnSync('ip', ['netns', 'exec', name, 'curl', '-s', '-o', '/dev/null', 'http://192.168.69.2/'], { timeout: 15_000 });
     await curlTraced;
     const request = curlOut.split(/\n(?=#)/).find((b) => b.includes('[P.]'));
