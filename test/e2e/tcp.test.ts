@@ -28,6 +28,7 @@ import { run, type Running } from '../../src/driver.js';
 import { chargenLine, httpService, tcpChargen, tcpDiscard, tcpEcho } from '../../src/services/tcp.js';
 import { createStack, type Stack } from '../../src/stack.js';
 import type { TcpServer, TcpSocket } from '../../src/user/net.js';
+import { COUNT_AND_HASH, bulkLimitMs, chargenSha256, mibps, parseBytes } from '../helpers/bulk.js';
 import { Netns, tapSkipReason } from '../helpers/netns.js';
 import { hasCommand, runIn, startCapture, startIn, waitForListener, type Capture, type Started } from './clients.js';
 
@@ -49,30 +50,6 @@ const BULK_OFFLOAD = parseBytes(process.env['TAPSTACK_E2E_BYTES'] ?? '1G');
 /** The same without offloads: TAPSTACK_E2E_BYTES_PLAIN, default TAPSTACK_E2E_BYTES. */
 const BULK_PLAIN = parseBytes(process.env['TAPSTACK_E2E_BYTES_PLAIN'] ?? process.env['TAPSTACK_E2E_BYTES'] ?? '1G');
 /**
- * How long a bulk transfer of `bytes` may take: a floor of 8 MiB/s plus 30 s of slack for
- * process start-up. A stack slower than that fails the test rather than stalling the run.
- */
-const bulkLimitMs = (bytes: number): number => 30_000 + Math.ceil((bytes / (8 * 2 ** 20)) * 1000);
-
-function parseBytes(text: string): number {
-  const m = /^(\d+)([KMG]?)$/i.exec(text.trim());
-  if (m === null) throw new Error(`TAPSTACK_E2E_BYTES: expected bytes like 1073741824 or 64M, got ${JSON.stringify(text)}`);
-  const scale = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
-  return Number(m[1]) * scale;
-}
-
-/** sha256 of the first `bytes` of the RFC 864 stream, built line by line from chargenLine. */
-function chargenSha256(bytes: number): string {
-  const period = Buffer.from(Array.from({ length: 95 }, (_, i) => chargenLine(i)).join(''), 'latin1');
-  const block = Buffer.concat(Array.from({ length: 150 }, () => period)); // ~1 MB, whole periods
-  const hash = createHash('sha256');
-  let left = bytes;
-  for (; left >= block.length; left -= block.length) hash.update(block);
-  hash.update(block.subarray(0, left));
-  return hash.digest('hex');
-}
-
-/**
  * The upload's data: an AES-128-CTR keystream, which `openssl enc` produces in the
  * namespace at GB/s and Node reproduces here. Unlike a short repeating pattern, it makes
  * lost, duplicated or reordered segments change the hash.
@@ -89,19 +66,6 @@ function keystreamSha256(bytes: number): string {
   hash.update(cipher.update(zeros.subarray(0, left)));
   return hash.digest('hex');
 }
-
-/** Python reading stdin up to argv[1] bytes, printing `count sha256`. */
-const COUNT_AND_HASH = `
-import hashlib, sys
-want, got, h, src = int(sys.argv[1]), 0, hashlib.sha256(), sys.stdin.buffer
-while got < want:
-    b = src.read1(min(1 << 20, want - got))
-    if not b:
-        break
-    h.update(b)
-    got += len(b)
-print(got, h.hexdigest())
-`;
 
 /** Our services' ports: a RST from any other port answers a SYN to a closed one. */
 const OPEN_PORTS = [7, 9, 19, 80];
@@ -205,10 +169,6 @@ function difference(got: Buffer, want: Buffer): string | null {
   let i = 0;
   while (i < got.length && i < want.length && got[i] === want[i]) i++;
   return `got ${got.length} bytes, want ${want.length}; first difference at offset ${i}`;
-}
-
-function mibps(bytes: number, ms: number): string {
-  return `${(bytes / 2 ** 20 / (ms / 1000)).toFixed(1)} MiB/s`;
 }
 
 /** Rejects after `ms`, so a hung exchange fails with a message instead of the test's timeout. */
