@@ -52,10 +52,6 @@ export class Ethernet {
     this.groups.add(group);
   }
 
-  leave(group: Mac): void {
-    this.groups.delete(group);
-  }
-
   // ── ingress ──────────────────────────────────────────────────────────────
 
   /** The frame is the first `len` bytes of `frame` (a link's receive slot may be longer). */
