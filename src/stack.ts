@@ -37,9 +37,8 @@ import { Udp } from './transport/udp.js';
 import { TcpServer, TcpSocket, type ConnectOptions, type TcpHost, type TcpSocketOptions } from './user/net.js';
 import { UdpSocket, type SocketOptions, type UdpHost } from './user/dgram.js';
 import {
-  IPV6_ANY, ipv4MulticastMac, linkLocalFromMac, parseCidr, parseCidr6, parseIpv4, parseIpv6, parseMac, type Mac,
+  IPV6_ANY, formatEndpoint, ipv4MulticastMac, linkLocalFromMac, parseCidr, parseCidr6, parseIpv4, parseIpv6, parseMac, type Mac,
 } from './wire/addr.js';
-import { formatEnd } from './transport/udp.js';
 import { stateName, type Tcb } from './transport/tcp/tcb.js';
 import { tcpInfo, type LifeRecord, type TcpInfo } from './transport/tcp/info.js';
 import type { SocketRow } from './core/ss.js';
@@ -364,8 +363,8 @@ export class Stack {
   tcpConnections(): { state: string; local: string; remote: string; recvQ: number; sendQ: number }[] {
     return [...this.tcpLayer.conns.values()].map((t) => ({
       state: stateName(t.state),
-      local: formatEnd(t.localAddr, t.localPort),
-      remote: formatEnd(t.remoteAddr, t.remotePort),
+      local: formatEndpoint(t.localAddr, t.localPort),
+      remote: formatEndpoint(t.remoteAddr, t.remotePort),
       recvQ: t.rcvBuf.length,
       sendQ: t.sndBuf.length,
     }));
@@ -394,8 +393,8 @@ export class Stack {
   /** The first connection whose ends read `local` (and `remote`, if given) as "a.b.c.d:port" or "[v6]:port". */
   private findConnection(local: string, remote?: string): Tcb | undefined {
     for (const t of this.tcpLayer.conns.values()) {
-      if (formatEnd(t.localAddr, t.localPort) !== local) continue;
-      if (remote !== undefined && formatEnd(t.remoteAddr, t.remotePort) !== remote) continue;
+      if (formatEndpoint(t.localAddr, t.localPort) !== local) continue;
+      if (remote !== undefined && formatEndpoint(t.remoteAddr, t.remotePort) !== remote) continue;
       return t;
     }
     return undefined;
@@ -422,7 +421,7 @@ export class Stack {
   tcpTimeline(local: string, remote?: string): { svg: string; cwndSvg: string } | undefined {
     const t = this.findConnection(local, remote);
     if (t?.timeline == null) return undefined;
-    const ends = `${formatEnd(t.localAddr, t.localPort)} -> ${formatEnd(t.remoteAddr, t.remotePort)}`;
+    const ends = `${formatEndpoint(t.localAddr, t.localPort)} -> ${formatEndpoint(t.remoteAddr, t.remotePort)}`;
     const events = t.timeline.events();
     return {
       svg: timeSequenceSvg(events, { title: `${ends}: time-sequence graph` }),

@@ -10,7 +10,7 @@
  * Error naming the problem.
  */
 import { formatIpv4, parseIp, readIpv6, type IpAddr } from '../wire/addr.js';
-import { u16 } from '../wire/bytes.js';
+import { u16, u32 } from '../wire/bytes.js';
 import { extHeaderLen, isExtHeader } from '../wire/ipv6-ext.js';
 import { NEXTHDR_FRAGMENT } from '../wire/ipv6.js';
 import { ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6 } from '../wire/ethernet.js';
@@ -40,8 +40,8 @@ export function summarize(f: Uint8Array): FrameSummary {
   off += 2;
   if (type === ETH_P_ARP && f.length >= off + 28) {
     const op = u16(f, off + 6);
-    const sip = readU32(f, off + 14);
-    const tip = readU32(f, off + 24);
+    const sip = u32(f, off + 14);
+    const tip = u32(f, off + 24);
     const text = op === 1 ? `ARP who-has ${formatIpv4(tip)} tell ${formatIpv4(sip)}` : `ARP reply ${formatIpv4(sip)}`;
     return { proto: 'arp', src: sip, dst: tip, text };
   }
@@ -51,8 +51,8 @@ export function summarize(f: Uint8Array): FrameSummary {
   const total = u16(f, off + 2);
   const frag = u16(f, off + 6) & 0x1fff;
   const p = f[off + 9]!;
-  const src = readU32(f, off + 12);
-  const dst = readU32(f, off + 16);
+  const src = u32(f, off + 12);
+  const dst = u32(f, off + 16);
   const l4 = off + hl;
   const ends = `${formatIpv4(src)} > ${formatIpv4(dst)}`;
   const fragNote = frag !== 0 || (u16(f, off + 6) & 0x2000) !== 0 ? ` frag@${frag * 8}` : '';
@@ -111,10 +111,6 @@ function summarize6(f: Uint8Array, off: number): FrameSummary {
   }
   const proto = p === 6 ? 'tcp' : p === 17 ? 'udp' : 'ipv6';
   return { proto, family: 6, src, dst, text: `IPv6 ${src} > ${dst} next header ${p} len ${total}${note}` };
-}
-
-function readU32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
 type Pred = (s: FrameSummary) => boolean;

@@ -102,7 +102,7 @@ export class Icmpv6 {
         // The MTU, then the start of the packet we sent: learn the path MTU toward its destination.
         if (rx.len >= ICMPV6_HLEN + IPV6_HLEN) {
           const quoted = rx.off + ICMPV6_HLEN;
-          this.ip.learnPathMtu(readDst(rx.pkt, quoted), icmp.rest, now);
+          this.ip.learnPathMtu(readIpv6(rx.pkt, quoted + 24), icmp.rest, now); // the quoted header's destination
         }
         return CONSUMED;
       case ICMPV6_MLD_QUERY:
@@ -208,11 +208,6 @@ export class Icmpv6 {
     const name = NAMES[type];
     if (name !== undefined) mib[name[1]]++;
   }
-}
-
-/** The destination address of the IPv6 header at `o`. */
-function readDst(b: Uint8Array, o: number): Ipv6Addr {
-  return readIpv6(b, o + 24);
 }
 
 /**

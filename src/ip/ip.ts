@@ -7,7 +7,7 @@
  */
 import type { DropReason, Verdict } from '../core/drop.js';
 import type { PacketType } from '../eth/ethernet.js';
-import { isIpv4, type IpAddr } from '../wire/addr.js';
+import { IPV6_ANY, isIpv4, type IpAddr } from '../wire/addr.js';
 import { pseudoHeaderV4, pseudoHeaderV6 } from '../wire/checksum.js';
 import { ICMP_DEST_UNREACH, ICMP_PORT_UNREACH } from '../wire/icmpv4.js';
 import { ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH } from '../wire/icmpv6.js';
@@ -108,4 +108,23 @@ export class Ip {
   maxPayload(dst: IpAddr): number {
     return isIpv4(dst) ? this.v4.mtu - 20 : this.v6.pathMtu(dst) - 40;
   }
+}
+
+// ── binding rules both transports share ─────────────────────────────────────
+
+/** `0.0.0.0` (IPv4 only) or `::` (both families). */
+export function isWildcard(a: IpAddr): boolean {
+  return a === 0 || a === IPV6_ANY;
+}
+
+/**
+ * Whether binding `b` to a port collides with a socket bound to `a` on it (no
+ * SO_REUSEADDR): a wildcard collides with every address of the families it takes.
+ */
+export function bindConflict(a: IpAddr, b: IpAddr): boolean {
+  if (a === b) return true;
+  if (a === IPV6_ANY || b === IPV6_ANY) return true;
+  if (a === 0) return isIpv4(b);
+  if (b === 0) return isIpv4(a);
+  return false;
 }

@@ -18,7 +18,7 @@ import type { Link } from '../dev/device.js';
 import { PacketType, type Ethernet } from '../eth/ethernet.js';
 import type { NeighborTable } from '../eth/neighbor.js';
 import {
-  IPV6_ANY, ipv6MulticastMac, ipv6MulticastScope, ipv6PrefixEqual, isIpv6LinkLocal, isIpv6Loopback,
+  IPV6_ANY, ipv6Bytes, ipv6MulticastMac, ipv6MulticastScope, ipv6PrefixEqual, isIpv6LinkLocal, isIpv6Loopback,
   isIpv6Multicast, solicitedNodeAddr, type Ipv6Addr,
 } from '../wire/addr.js';
 import { setU16 } from '../wire/bytes.js';
@@ -701,9 +701,13 @@ function expire(list: Learned[], now: number): void {
 
 /** How many leading bits two addresses share. */
 function commonPrefixLen(a: Ipv6Addr, b: Ipv6Addr): number {
-  let n = 0;
-  while (n < 128 && ipv6PrefixEqual(a, b, n + 1)) n++;
-  return n;
+  const x = ipv6Bytes(a);
+  const y = ipv6Bytes(b);
+  for (let i = 0; i < 16; i++) {
+    const diff = x[i]! ^ y[i]!;
+    if (diff !== 0) return i * 8 + Math.clz32(diff) - 24;
+  }
+  return 128;
 }
 
 /**

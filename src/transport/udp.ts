@@ -16,9 +16,9 @@ import type { UdpMib } from '../core/counters.js';
 import { CONSUMED, DropReason, Stage, walk, type DropCounts, type Verdict } from '../core/drop.js';
 import type { SocketRow } from '../core/ss.js';
 import { deliver, enter } from '../core/trace.js';
-import type { Ip, IpRx } from '../ip/ip.js';
+import { bindConflict, isWildcard, type Ip, type IpRx } from '../ip/ip.js';
 import { RouteType } from '../ip/route.js';
-import { IPV6_ANY, formatIp, isIpv4, type IpAddr } from '../wire/addr.js';
+import { IPV6_ANY, formatEndpoint, formatIp, isIpv4, type IpAddr } from '../wire/addr.js';
 import { IPPROTO_UDP, IPV4_HLEN } from '../wire/ipv4.js';
 import { u16 } from '../wire/bytes.js';
 import { UDP_HLEN, emitUdpWithPseudo, newUdpRepr, parseUdpWithPseudo } from '../wire/udp.js';
@@ -62,7 +62,7 @@ export class UdpEndpoint {
 
   /** As a trace or capture names it: `udp 0.0.0.0:7`. */
   describe(): string {
-    return `udp ${formatEnd(this.localAddr, this.localPort)}`;
+    return `udp ${formatEndpoint(this.localAddr, this.localPort)}`;
   }
 
   get length(): number {
@@ -321,26 +321,4 @@ export class Udp {
     (v4 ? this.mib4 : this.mib6).OutDatagrams++;
     return undefined;
   }
-}
-
-/** `0.0.0.0` or `::`. */
-export function isWildcard(a: IpAddr): boolean {
-  return a === 0 || a === IPV6_ANY;
-}
-
-/**
- * Whether binding `b` to a port collides with a socket bound to `a` on it (no
- * SO_REUSEADDR): a wildcard collides with every address of the families it takes.
- */
-export function bindConflict(a: IpAddr, b: IpAddr): boolean {
-  if (a === b) return true;
-  if (a === IPV6_ANY || b === IPV6_ANY) return true;
-  if (a === 0) return isIpv4(b);
-  if (b === 0) return isIpv4(a);
-  return false;
-}
-
-/** `192.168.69.2:7`, `[fd00:69::2]:7`. */
-export function formatEnd(addr: IpAddr, port: number): string {
-  return isIpv4(addr) ? `${formatIp(addr)}:${port}` : `[${addr}]:${port}`;
 }

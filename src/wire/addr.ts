@@ -525,3 +525,8 @@ export function formatIp(a: IpAddr): string {
 export function parseIp(s: string): IpAddr | null {
   return s.includes(':') ? parseIpv6(s) : parseIpv4(s);
 }
+
+/** An address and port as a trace or `ss` names them: `192.168.69.2:7`, `[fd00:69::2]:7`. */
+export function formatEndpoint(addr: IpAddr, port: number): string {
+  return isIpv4(addr) ? `${formatIpv4(addr)}:${port}` : `[${addr}]:${port}`;
+}

@@ -7,8 +7,7 @@ import type { CongestionControl } from './congestion/types.js';
 import { ByteQueue } from './buffer.js';
 import { OfoQueue } from './reassembly.js';
 import { RttEstimator } from './rtt.js';
-import type { IpAddr } from '../../wire/addr.js';
-import { formatEnd } from '../udp.js';
+import { formatEndpoint, type IpAddr } from '../../wire/addr.js';
 import type { Seq } from './seq.js';
 import type { Listener } from './tcp.js';
 import type { Timeline } from './timeline.js';
@@ -247,7 +246,7 @@ export class Tcb {
 
   /** As a trace or capture names it: `tcp 192.168.69.2:80 < 192.168.69.1:41234`. */
   describe(): string {
-    return `tcp ${formatEnd(this.localAddr, this.localPort)} < ${formatEnd(this.remoteAddr, this.remotePort)}`;
+    return `tcp ${formatEndpoint(this.localAddr, this.localPort)} < ${formatEndpoint(this.remoteAddr, this.remotePort)}`;
   }
 
   /** Earliest of the TCB's timers. */
