@@ -27,6 +27,8 @@ export function runIn(ns: Netns, cmd: string[], opts: { input?: string | Buffer;
       clearTimeout(timer);
       resolve({ code: code ?? -1, stdout, stderr });
     });
+    // A client that exits before reading all its input (nc done early) closes the pipe: not an error here.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }
